@@ -1,0 +1,371 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/millrace/millrace/internal/vfs"
+)
+
+// ErrOverloaded is matched (errors.Is) by the error Append returns when the
+// memory for data not yet persisted is at its bound. The error is an
+// *OverloadError carrying a retry-after hint.
+var ErrOverloaded = errors.New("commitlog: overloaded")
+
+// ErrClosed is returned by operations on a closed log.
+var ErrClosed = errors.New("commitlog: closed")
+
+// OverloadError is returned by Append at the memory bound.
+type OverloadError struct {
+	Pending    int64         // bytes waiting to be persisted
+	Limit      int64         // the bound
+	RetryAfter time.Duration // when a retry is likely to be accepted
+}
+
+func (e *OverloadError) Error() string {
+	return fmt.Sprintf("commitlog: overloaded: %d bytes pending persistence, bound %d; retry after %v", e.Pending, e.Limit, e.RetryAfter)
+}
+
+// Is makes errors.Is(err, ErrOverloaded) true.
+func (e *OverloadError) Is(target error) bool { return target == ErrOverloaded }
+
+// Mark is an opaque value the caller attaches to an append; once the entry
+// is durable the flusher hands it back through Options.OnDurable, in append
+// order. Owner is typically the caller's partition and Value an offset.
+type Mark struct {
+	Owner any
+	Value int64
+}
+
+// SegmentInfo describes a segment.
+type SegmentInfo struct {
+	Seq        uint64
+	Size       int64 // bytes of entries (not of preallocated space)
+	Sealed     bool
+	CreatedAt  time.Time
+	FirstIndex uint64 // 0 if the segment has no entry
+	LastIndex  uint64
+}
+
+// Options configures a Log. Zero values take the defaults noted.
+type Options struct {
+	FS  vfs.FS // default vfs.OS
+	Dir string // the shard's directory; created if missing
+
+	SegmentBytes    int64         // roll size; default 256 MiB
+	SegmentAge      time.Duration // roll an active segment older than this; 0 = never
+	Sync            SyncPolicy
+	MaxPendingBytes int64 // bound on appended but not yet persisted bytes; default 64 MiB
+	TailCacheBytes  int64 // written entries kept in memory for readers; default 32 MiB; -1 = none
+	NoPreallocate   bool  // do not fallocate new segments
+	Term            uint64 // term stamped on new entries; default 1
+
+	// OnDurable is called by the flusher goroutine with the marks of
+	// entries that just became durable, in append order. It must not call
+	// back into the Log's Append.
+	OnDurable func(marks []Mark)
+	// OnSeal is called by the flusher goroutine after a segment is sealed
+	// (synced and cut to size), before the next segment is written to. An
+	// error fails the log as a write error would.
+	OnSeal func(SegmentInfo) error
+
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.OS
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 256 << 20
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = 64 << 20
+	}
+	if o.TailCacheBytes == 0 {
+		o.TailCacheBytes = 32 << 20
+	}
+	if o.Term == 0 {
+		o.Term = 1
+	}
+	if o.Sync.Mode == SyncInterval && o.Sync.Interval <= 0 {
+		o.Sync.Interval = 100 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// chunk is a run of framed entries, contiguous in one segment, written by
+// the flusher with one write. Fields other than buf's growth are set once.
+type chunk struct {
+	seq      uint64
+	pos      int64 // position of buf[0] in the segment
+	buf      []byte
+	marks    []Mark
+	lastIdx  uint64
+	seal     bool // seal the segment after writing this chunk
+	done     chan struct{}
+	err      error // set before done is closed
+	written  bool  // guarded by Log.mu
+	durable  bool  // guarded by Log.mu
+	closedAt time.Time
+}
+
+// Wait blocks until the entry's chunk is durable (per the sync policy) or
+// has failed.
+func (a Appended) Wait() error {
+	<-a.c.done
+	return a.c.err
+}
+
+// Done is closed when the entry is durable or failed; then Err says which.
+func (a Appended) Done() <-chan struct{} { return a.c.done }
+
+// Err is the entry's persistence error, valid after Done is closed.
+func (a Appended) Err() error { return a.c.err }
+
+// Appended is the place of an appended entry and its handle for waiting.
+type Appended struct {
+	EntryInfo
+	c *chunk
+}
+
+// segment is an open segment file.
+type segment struct {
+	seq        uint64
+	path       string
+	file       vfs.File
+	size       int64
+	sealed     bool
+	createdAt  time.Time
+	firstIndex uint64
+	lastIndex  uint64
+	refs       int  // readers using file; guarded by Log.mu
+	removed    bool // file to be closed when refs drops to 0
+}
+
+// Log is one shard's commit log. Append and reads are safe for concurrent
+// use; one flusher goroutine, started by Open and stopped by Close, does all
+// writing and syncing.
+type Log struct {
+	opts Options
+
+	mu sync.Mutex // guards everything below
+	// mem holds chunks not yet evicted, in log order: unwritten ones at the
+	// tail, written ones (the tail cache) before them.
+	mem        []*chunk
+	cur        *chunk // the chunk appends go to; last of mem, or nil
+	unflushed  int    // index in mem of the first chunk the flusher has not taken
+	pending    int64  // bytes appended and not yet durable
+	cached     int64  // bytes of written chunks in mem
+	nextIndex  uint64
+	activeSeq  uint64
+	activeSize int64
+	activeAt   time.Time
+	segs       map[uint64]*segment
+	failed     error
+	closed     bool
+	lastFlush  time.Duration
+	free       [][]byte // chunk buffers to reuse
+
+	wake chan struct{} // buffered(1): something to flush
+	quit chan struct{}
+	done chan struct{}
+}
+
+func segName(seq uint64) string { return fmt.Sprintf("%020d.log", seq) }
+
+// Append frames payload as the next entry of the log and queues it for the
+// flusher. It returns at once; Wait on the result for durability. The
+// payload is copied.
+func (l *Log) Append(stream uint64, payload []byte, mark Mark) (Appended, error) {
+	size := int64(FrameHeaderSize + len(payload))
+	if size > MaxEntrySize {
+		return Appended{}, fmt.Errorf("commitlog: entry of %d bytes exceeds the limit of %d", size, MaxEntrySize)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return Appended{}, ErrClosed
+	}
+	if l.failed != nil {
+		return Appended{}, fmt.Errorf("commitlog: log failed earlier, reopen to recover: %w", l.failed)
+	}
+	if l.pending > 0 && l.pending+size > l.opts.MaxPendingBytes {
+		return Appended{}, &OverloadError{Pending: l.pending, Limit: l.opts.MaxPendingBytes, RetryAfter: l.retryAfter()}
+	}
+	if l.activeSize > 0 && (l.activeSize+size > l.opts.SegmentBytes ||
+		(l.opts.SegmentAge > 0 && time.Since(l.activeAt) >= l.opts.SegmentAge)) {
+		l.rollLocked()
+	}
+	c := l.cur
+	if c == nil || c.seq != l.activeSeq {
+		c = l.newChunkLocked()
+	}
+	info := EntryInfo{Seq: l.activeSeq, Pos: l.activeSize, Size: int32(size), Term: l.opts.Term, Index: l.nextIndex, Stream: stream}
+	c.buf = appendFrame(c.buf, info.Term, info.Index, stream, payload)
+	c.lastIdx = info.Index
+	c.marks = append(c.marks, mark)
+	l.nextIndex++
+	l.activeSize += size
+	l.pending += size
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return Appended{EntryInfo: info, c: c}, nil
+}
+
+// retryAfter estimates when a shed append would be accepted: about one
+// flush from now.
+func (l *Log) retryAfter() time.Duration {
+	d := 2 * l.lastFlush
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	return d
+}
+
+// newChunkLocked starts a chunk at the active position.
+func (l *Log) newChunkLocked() *chunk {
+	c := &chunk{seq: l.activeSeq, pos: l.activeSize, done: make(chan struct{})}
+	if n := len(l.free); n > 0 {
+		c.buf = l.free[n-1][:0]
+		l.free = l.free[:n-1]
+	} else {
+		c.buf = make([]byte, 0, 1<<20)
+	}
+	l.mem = append(l.mem, c)
+	l.cur = c
+	return c
+}
+
+// rollLocked ends the active segment: the chunk holding its last bytes
+// seals it once written, and appends go to the next segment.
+func (l *Log) rollLocked() {
+	c := l.cur
+	if c == nil || c.seq != l.activeSeq {
+		c = l.newChunkLocked()
+	}
+	c.seal = true
+	l.cur = nil
+	l.activeSeq++
+	l.activeSize = 0
+	l.activeAt = time.Now()
+}
+
+// Roll seals the active segment if it holds any entry. It returns at once;
+// the flusher seals it.
+func (l *Log) Roll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.failed != nil || l.activeSize == 0 {
+		return
+	}
+	l.rollLocked()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// NextIndex returns the index the next appended entry will get.
+func (l *Log) NextIndex() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nextIndex
+}
+
+// Err returns the error that failed the log, or nil.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// PendingBytes returns the bytes appended and not yet durable.
+func (l *Log) PendingBytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending
+}
+
+// Segments describes the segments on disk, oldest first, including the
+// active one.
+func (l *Log) Segments() []SegmentInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]SegmentInfo, 0, len(l.segs))
+	for _, s := range l.segs {
+		if s.removed {
+			continue
+		}
+		out = append(out, SegmentInfo{Seq: s.seq, Size: s.size, Sealed: s.sealed, CreatedAt: s.createdAt, FirstIndex: s.firstIndex, LastIndex: s.lastIndex})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
+// ActiveSeq returns the sequence number of the segment appends go to.
+func (l *Log) ActiveSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.activeSeq
+}
+
+// DeleteSegment removes a sealed segment's file. Readers that hold it
+// finish first; the file is closed when the last one is done.
+func (l *Log) DeleteSegment(seq uint64) error {
+	l.mu.Lock()
+	s, ok := l.segs[seq]
+	if !ok || s.removed {
+		l.mu.Unlock()
+		return fmt.Errorf("commitlog: delete segment %d: no such segment", seq)
+	}
+	if !s.sealed {
+		l.mu.Unlock()
+		return fmt.Errorf("commitlog: delete segment %d: it is the active segment", seq)
+	}
+	s.removed = true
+	delete(l.segs, seq)
+	closeNow := s.refs == 0
+	l.mu.Unlock()
+	if err := l.opts.FS.Remove(s.path); err != nil {
+		return fmt.Errorf("commitlog: delete segment %s: %w", s.path, err)
+	}
+	if closeNow {
+		s.file.Close()
+	}
+	return l.opts.FS.SyncDir(l.opts.Dir)
+}
+
+// Close stops the flusher after it has written and synced everything
+// appended, closes the files and returns the first error met.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.quit)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.failed
+	for _, s := range l.segs {
+		if cerr := s.file.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (l *Log) path(seq uint64) string { return filepath.Join(l.opts.Dir, segName(seq)) }

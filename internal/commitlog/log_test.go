@@ -1,0 +1,391 @@
+package commitlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/millrace/millrace/internal/vfs"
+)
+
+type replayed struct {
+	info    EntryInfo
+	payload []byte
+}
+
+func openLog(t *testing.T, opts Options) (*Log, []replayed, Report) {
+	t.Helper()
+	var got []replayed
+	l, rep, err := Open(opts, func(e EntryInfo, p []byte) error {
+		got = append(got, replayed{e, append([]byte(nil), p...)})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return l, got, rep
+}
+
+func payloadOf(i int) []byte { return []byte(fmt.Sprintf("entry-%06d-%s", i, bytes.Repeat([]byte{'x'}, i%50))) }
+
+func TestAppendIsReadableAndSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	l, got, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4096})
+	if len(got) != 0 {
+		t.Fatalf("new log replayed %d entries", len(got))
+	}
+	var apps []Appended
+	for i := range 200 {
+		a, err := l.Append(uint64(i%3), payloadOf(i), Mark{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Index != uint64(i+1) {
+			t.Fatalf("entry %d got index %d", i, a.Index)
+		}
+		apps = append(apps, a)
+	}
+	for i, a := range apps {
+		if err := a.Wait(); err != nil {
+			t.Fatalf("wait %d: %v", i, err)
+		}
+		p, err := l.ReadEntry(a.Seq, a.Pos, a.Size, nil)
+		if err != nil || !bytes.Equal(p, payloadOf(i)) {
+			t.Fatalf("read %d: %q, %v", i, p, err)
+		}
+	}
+	if n := len(l.Segments()); n < 3 {
+		t.Fatalf("4 KiB segments should have rolled: %d segments", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, got, rep := openLog(t, Options{Dir: dir, SegmentBytes: 4096})
+	defer l2.Close()
+	if len(got) != 200 || rep.Cut != nil {
+		t.Fatalf("reopen replayed %d entries, cut %+v", len(got), rep.Cut)
+	}
+	for i, r := range got {
+		if r.info.Index != uint64(i+1) || r.info.Stream != uint64(i%3) || !bytes.Equal(r.payload, payloadOf(i)) {
+			t.Fatalf("replayed entry %d wrong: %+v %q", i, r.info, r.payload)
+		}
+		if r.info.Seq != apps[i].Seq || r.info.Pos != apps[i].Pos {
+			t.Fatalf("entry %d moved: was %d@%d, now %d@%d", i, apps[i].Seq, apps[i].Pos, r.info.Seq, r.info.Pos)
+		}
+		p, err := l2.ReadEntry(r.info.Seq, r.info.Pos, r.info.Size, nil)
+		if err != nil || !bytes.Equal(p, payloadOf(i)) {
+			t.Fatalf("read after reopen %d: %v", i, err)
+		}
+	}
+	a, err := l2.Append(9, []byte("after"), Mark{})
+	if err != nil || a.Index != 201 {
+		t.Fatalf("append after reopen: index %d, %v", a.Index, err)
+	}
+	if err := a.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGroupCommitMakesConcurrentAppendsDurableTogether(t *testing.T) {
+	var syncs int
+	efs := vfs.NewErrorFS(vfs.OS)
+	var mu sync.Mutex
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			mu.Lock()
+			syncs++
+			mu.Unlock()
+		}
+		return nil
+	})
+	var durable []Mark
+	var dmu sync.Mutex
+	l, _, _ := openLog(t, Options{FS: efs, Dir: t.TempDir(), OnDurable: func(m []Mark) {
+		dmu.Lock()
+		durable = append(durable, m...)
+		dmu.Unlock()
+	}})
+	defer l.Close()
+	const writers, each = 16, 200
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				a, err := l.Append(uint64(w), payloadOf(i), Mark{Value: int64(w*each + i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := a.Wait(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	dmu.Lock()
+	defer dmu.Unlock()
+	if len(durable) != writers*each {
+		t.Fatalf("OnDurable reported %d marks, want %d", len(durable), writers*each)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if syncs >= writers*each {
+		t.Fatalf("%d fsyncs for %d appends: no group commit", syncs, writers*each)
+	}
+	t.Logf("%d appends, %d fsyncs", writers*each, syncs)
+}
+
+func TestRecoveryCutsTornTail(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		damage  func(t *testing.T, path string, ends []int64)
+		keep    int
+		wantCut bool
+	}{
+		{"clean", func(*testing.T, string, []int64) {}, 10, false},
+		{"cut inside the last entry", func(t *testing.T, p string, ends []int64) { truncate(t, p, ends[9]-5) }, 9, true},
+		{"cut inside a header", func(t *testing.T, p string, ends []int64) { truncate(t, p, ends[6]+3) }, 7, true},
+		{"flip a byte in entry 5", func(t *testing.T, p string, ends []int64) { flip(t, p, ends[4]+40) }, 5, true},
+		{"flip a byte in the first header", func(t *testing.T, p string, ends []int64) { flip(t, p, 5) }, 0, true},
+		{"garbage after the zero tail", func(t *testing.T, p string, ends []int64) { writeAt(t, p, ends[9]+100, []byte("junk")) }, 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 1 << 20})
+			var ends []int64
+			for i := range 10 {
+				a, err := l.Append(1, payloadOf(i), Mark{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ends = append(ends, a.Pos+int64(a.Size))
+			}
+			// Crash: the flusher writes but we never close, so the
+			// preallocated zero tail stays. Wait for durability first.
+			a, _ := l.Append(1, nil, Mark{})
+			a.Wait()
+			l.mu.Lock()
+			l.closed = true
+			l.mu.Unlock()
+			close(l.quit)
+			<-l.done
+			l.closeFiles()
+			path := filepath.Join(dir, segName(1))
+			// drop the extra empty entry so ends[9] is the last real one
+			truncateKeepSize(t, path, ends[9])
+			tc.damage(t, path, ends)
+			l2, got, rep := openLog(t, Options{Dir: dir})
+			defer l2.Close()
+			if len(got) != tc.keep {
+				t.Fatalf("kept %d entries, want %d (cut %+v)", len(got), tc.keep, rep.Cut)
+			}
+			if (rep.Cut != nil) != tc.wantCut {
+				t.Fatalf("cut = %+v, want cut %v", rep.Cut, tc.wantCut)
+			}
+			for i, r := range got {
+				if !bytes.Equal(r.payload, payloadOf(i)) {
+					t.Fatalf("entry %d changed", i)
+				}
+			}
+			a2, err := l2.Append(1, []byte("next"), Mark{})
+			if err != nil || a2.Index != uint64(tc.keep+1) {
+				t.Fatalf("next index %d (%v), want %d", a2.Index, err, tc.keep+1)
+			}
+		})
+	}
+}
+
+func TestRecoveryMovesAsideSegmentsAfterACorruptOne(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 300})
+	for i := range 40 {
+		if _, err := l.Append(1, payloadOf(i), Mark{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(segs) < 4 {
+		t.Fatalf("want several segments, got %d", len(segs))
+	}
+	flip(t, segs[1], 40)
+	l2, got, rep := openLog(t, Options{Dir: dir})
+	defer l2.Close()
+	if rep.Cut == nil || rep.Cut.Seq != 2 || len(rep.Cut.MovedAside) != len(segs)-2 {
+		t.Fatalf("cut = %+v", rep.Cut)
+	}
+	for i, r := range got {
+		if r.info.Index != uint64(i+1) || !bytes.Equal(r.payload, payloadOf(i)) {
+			t.Fatalf("entry %d wrong after cut", i)
+		}
+	}
+	for _, p := range rep.Cut.MovedAside {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("moved-aside file missing: %v", err)
+		}
+	}
+}
+
+func TestAppendShedsAtTheMemoryBound(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	release := make(chan struct{})
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			<-release // a slow disk: the first fsync stalls
+		}
+		return nil
+	})
+	l, _, _ := openLog(t, Options{FS: efs, Dir: t.TempDir(), MaxPendingBytes: 64 << 10, NoPreallocate: true})
+	defer func() { efs.SetInjector(nil); l.Close() }()
+	payload := make([]byte, 1000)
+	var accepted []Appended
+	var shed error
+	for range 1000 {
+		a, err := l.Append(1, payload, Mark{})
+		if err != nil {
+			shed = err
+			break
+		}
+		accepted = append(accepted, a)
+	}
+	var oe *OverloadError
+	if !errors.Is(shed, ErrOverloaded) || !errors.As(shed, &oe) || oe.RetryAfter <= 0 {
+		t.Fatalf("want ErrOverloaded with a retry-after hint, got %v", shed)
+	}
+	if p := l.PendingBytes(); p > 64<<10 {
+		t.Fatalf("pending %d bytes exceeds the bound", p)
+	}
+	close(release)
+	for _, a := range accepted {
+		if err := a.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Append(1, payload, Mark{}); err != nil {
+		t.Fatalf("append after the disk caught up: %v", err)
+	}
+}
+
+func TestFailedSyncFailsWaitersAndRefusesAppends(t *testing.T) {
+	dir := t.TempDir()
+	efs := vfs.NewErrorFS(vfs.OS)
+	l, _, _ := openLog(t, Options{FS: efs, Dir: dir})
+	a, _ := l.Append(1, []byte("ok"), Mark{})
+	if err := a.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			return errors.New("EIO")
+		}
+		return nil
+	})
+	b, _ := l.Append(1, []byte("lost"), Mark{})
+	if err := b.Wait(); err == nil {
+		t.Fatal("append acknowledged although its fsync failed")
+	}
+	if _, err := l.Append(1, []byte("more"), Mark{}); err == nil {
+		t.Fatal("failed log accepted an append")
+	}
+	efs.SetInjector(nil)
+	l.Close()
+	l2, got, _ := openLog(t, Options{Dir: dir})
+	defer l2.Close()
+	if len(got) < 1 || string(got[0].payload) != "ok" {
+		t.Fatalf("acknowledged entry lost: %d entries", len(got))
+	}
+}
+
+func TestSyncPolicies(t *testing.T) {
+	for _, s := range []string{"always", "never", "interval=5"} {
+		t.Run(s, func(t *testing.T) {
+			p, err := ParseSyncPolicy(s)
+			if err != nil || p.String() != s {
+				t.Fatalf("parse %q: %v %v", s, p, err)
+			}
+			dir := t.TempDir()
+			l, _, _ := openLog(t, Options{Dir: dir, Sync: p})
+			a, _ := l.Append(1, []byte("x"), Mark{})
+			if err := a.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			_, got, _ := openLog(t, Options{Dir: dir})
+			if len(got) != 1 {
+				t.Fatalf("got %d entries", len(got))
+			}
+		})
+	}
+	for _, bad := range []string{"sometimes", "interval=", "interval=-3", "interval=x"} {
+		if _, err := ParseSyncPolicy(bad); err == nil {
+			t.Errorf("ParseSyncPolicy(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSegmentAgeRollsIdleSegment(t *testing.T) {
+	var sealed = make(chan SegmentInfo, 4)
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), SegmentAge: 20 * time.Millisecond, OnSeal: func(s SegmentInfo) error {
+		sealed <- s
+		return nil
+	}})
+	defer l.Close()
+	a, _ := l.Append(1, []byte("x"), Mark{})
+	a.Wait()
+	select {
+	case s := <-sealed:
+		if s.Seq != 1 || s.LastIndex != 1 {
+			t.Fatalf("sealed %+v", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle segment was not sealed by age")
+	}
+}
+
+func truncate(t *testing.T, p string, n int64) {
+	t.Helper()
+	if err := os.Truncate(p, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// truncateKeepSize zeroes everything from n on, as a preallocated tail.
+func truncateKeepSize(t *testing.T, p string, n int64) {
+	t.Helper()
+	fi, _ := os.Stat(p)
+	truncate(t, p, n)
+	truncate(t, p, fi.Size())
+}
+
+func flip(t *testing.T, p string, at int64) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[at] ^= 0x40
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeAt(t *testing.T, p string, at int64, data []byte) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, at); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,312 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report says what Open found and what it cut.
+type Report struct {
+	Segments int           // segment files scanned
+	Entries  int64         // valid entries replayed
+	Bytes    int64         // bytes of valid entries
+	Removed  []string      // empty segment files removed
+	Cut      *Cut          // nil if every segment was whole
+	Took     time.Duration // time the scan took
+}
+
+// Cut describes where recovery cut the log and why.
+type Cut struct {
+	Seq          uint64   // segment cut
+	Pos          int64    // its new size: the end of its last whole entry
+	Reason       string   // the check that failed
+	DroppedBytes int64    // bytes after Pos in that segment that were not zeros
+	MovedAside   []string // later segments renamed with a .corrupt suffix
+}
+
+// ReplayFunc receives each valid entry during Open, in log order. payload is
+// valid only during the call. An error stops Open.
+type ReplayFunc func(e EntryInfo, payload []byte) error
+
+// Open opens (or creates) the log in opts.Dir, recovers it as the package
+// doc describes, replays every valid entry to replay (which may be nil), and
+// starts the flusher. Appends go to a new segment after the recovered ones,
+// which are all sealed.
+func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
+	opts.setDefaults()
+	var rep Report
+	start := time.Now()
+	if err := opts.FS.MkdirAll(opts.Dir); err != nil {
+		return nil, rep, fmt.Errorf("commitlog: create directory %s: %w", opts.Dir, err)
+	}
+	names, err := opts.FS.List(opts.Dir)
+	if err != nil {
+		return nil, rep, fmt.Errorf("commitlog: list %s: %w", opts.Dir, err)
+	}
+	var seqs []uint64
+	for _, name := range names {
+		if seq, ok := parseSegName(name); ok {
+			seqs = append(seqs, seq)
+		}
+	}
+	l := &Log{
+		opts:      opts,
+		nextIndex: 1,
+		segs:      make(map[uint64]*segment),
+		wake:      make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	var lastSeq uint64
+	expect := uint64(0) // next index expected; 0 = take the first seen
+	for i, seq := range seqs {
+		lastSeq = seq
+		s, cut, err := l.recoverSegment(seq, &expect, replay, &rep)
+		if err != nil {
+			l.closeFiles()
+			return nil, rep, err
+		}
+		rep.Segments++
+		if cut != nil {
+			for _, later := range seqs[i+1:] {
+				from := l.path(later)
+				to := from + ".corrupt"
+				if err := opts.FS.Rename(from, to); err != nil {
+					l.closeFiles()
+					return nil, rep, fmt.Errorf("commitlog: move aside %s after a cut in segment %d: %w", from, seq, err)
+				}
+				cut.MovedAside = append(cut.MovedAside, to)
+			}
+			rep.Cut = cut
+			opts.Logger.Warn("commit log cut at the last whole entry", "dir", opts.Dir, "segment", seq,
+				"pos", cut.Pos, "reason", cut.Reason, "dropped_bytes", cut.DroppedBytes, "moved_aside", cut.MovedAside)
+		}
+		if s == nil {
+			rep.Removed = append(rep.Removed, l.path(seq))
+		} else {
+			l.segs[seq] = s
+		}
+		if cut != nil {
+			break
+		}
+	}
+	if expect > 0 {
+		l.nextIndex = expect
+	}
+	if err := opts.FS.SyncDir(opts.Dir); err != nil {
+		l.closeFiles()
+		return nil, rep, fmt.Errorf("commitlog: sync directory %s: %w", opts.Dir, err)
+	}
+	l.activeSeq = lastSeq + 1
+	l.activeAt = time.Now()
+	rep.Took = time.Since(start)
+	go l.run()
+	return l, rep, nil
+}
+
+func parseSegName(name string) (uint64, bool) {
+	base, ok := strings.CutSuffix(name, ".log")
+	if !ok || len(base) != 20 {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(base, 10, 64)
+	return seq, err == nil
+}
+
+func (l *Log) closeFiles() {
+	for _, s := range l.segs {
+		s.file.Close()
+	}
+}
+
+// recoverSegment scans one segment, replays its valid entries, cuts it to
+// its valid end and syncs it. It returns nil for an empty segment, which it
+// removes.
+func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep *Report) (*segment, *Cut, error) {
+	path := l.path(seq)
+	f, err := l.opts.FS.OpenRW(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("commitlog: open segment %s: %w", path, err)
+	}
+	fileSize, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("commitlog: size of %s: %w", path, err)
+	}
+	s := &segment{seq: seq, path: path, file: f, sealed: true}
+	if fi, err := l.opts.FS.Stat(path); err == nil {
+		s.createdAt = fi.ModTime()
+	}
+	sc := scanner{f: f, size: fileSize, buf: make([]byte, 0, 4<<20)}
+	var cut *Cut
+	for {
+		b, reason := sc.next()
+		if b == nil {
+			if reason != "" {
+				cut = &Cut{Seq: seq, Pos: sc.pos, Reason: reason}
+			}
+			break
+		}
+		term, index, stream, payload, err := parseFrame(b)
+		if err != nil {
+			cut = &Cut{Seq: seq, Pos: sc.pos, Reason: err.Error()}
+			break
+		}
+		if *expect != 0 && index != *expect {
+			cut = &Cut{Seq: seq, Pos: sc.pos, Reason: fmt.Sprintf("entry index %d where %d was expected", index, *expect)}
+			break
+		}
+		*expect = index + 1
+		info := EntryInfo{Seq: seq, Pos: sc.pos, Size: int32(len(b)), Term: term, Index: index, Stream: stream}
+		if replay != nil {
+			if err := replay(info, payload); err != nil {
+				f.Close()
+				return nil, nil, fmt.Errorf("commitlog: replay entry %d of %s: %w", index, path, err)
+			}
+		}
+		if s.firstIndex == 0 {
+			s.firstIndex = index
+		}
+		s.lastIndex = index
+		sc.pos += int64(len(b))
+		rep.Entries++
+		rep.Bytes += int64(len(b))
+	}
+	if sc.err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("commitlog: read segment %s: %w", path, sc.err)
+	}
+	s.size = sc.pos
+	if cut != nil {
+		cut.DroppedBytes = countNonZero(f, sc.pos, fileSize)
+	}
+	if s.size == 0 {
+		f.Close()
+		if err := l.opts.FS.Remove(path); err != nil {
+			return nil, nil, fmt.Errorf("commitlog: remove empty segment %s: %w", path, err)
+		}
+		return nil, cut, nil
+	}
+	if fileSize != s.size {
+		if err := f.Truncate(s.size); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("commitlog: cut %s to %d bytes: %w", path, s.size, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("commitlog: sync %s after cutting: %w", path, err)
+		}
+	}
+	return s, cut, nil
+}
+
+// scanner reads a segment's frames sequentially with large reads.
+type scanner struct {
+	f    interface{ ReadAt([]byte, int64) (int, error) }
+	size int64
+	pos  int64  // file position of the next frame
+	buf  []byte // file bytes from bufAt
+	at   int64
+	err  error
+}
+
+// next returns the next whole frame's bytes, or nil with a reason for the
+// cut ("" at a clean end: end of file or zeros).
+func (sc *scanner) next() ([]byte, string) {
+	if sc.size-sc.pos < 8 {
+		if sc.size-sc.pos > 0 && !sc.zeros(sc.pos, sc.size) {
+			return nil, fmt.Sprintf("%d trailing bytes, shorter than a frame header", sc.size-sc.pos)
+		}
+		return nil, ""
+	}
+	h, ok := sc.window(sc.pos, 8)
+	if !ok {
+		return nil, ""
+	}
+	n := frameLength(h)
+	if n == 8 { // length 0: the zero tail of a preallocated segment, or a hole
+		if sc.zeros(sc.pos, sc.size) {
+			return nil, ""
+		}
+		return nil, "zero length field followed by data"
+	}
+	if n < FrameHeaderSize || n > MaxEntrySize {
+		return nil, fmt.Sprintf("frame length %d out of range", n)
+	}
+	if int64(n) > sc.size-sc.pos {
+		return nil, fmt.Sprintf("frame of %d bytes runs past the end of the file (%d bytes left)", n, sc.size-sc.pos)
+	}
+	b, ok := sc.window(sc.pos, n)
+	if !ok {
+		return nil, ""
+	}
+	return b, ""
+}
+
+// window returns n file bytes at off, reading ahead in large blocks.
+func (sc *scanner) window(off int64, n int) ([]byte, bool) {
+	if off >= sc.at && off+int64(n) <= sc.at+int64(len(sc.buf)) {
+		return sc.buf[off-sc.at : off-sc.at+int64(n)], true
+	}
+	want := max(n, 4<<20)
+	if rem := sc.size - off; int64(want) > rem {
+		want = int(rem)
+	}
+	if cap(sc.buf) < want {
+		sc.buf = make([]byte, want)
+	}
+	sc.buf = sc.buf[:want]
+	m, err := sc.f.ReadAt(sc.buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		sc.err = err
+		return nil, false
+	}
+	sc.buf, sc.at = sc.buf[:m], off
+	if m < n {
+		return nil, false
+	}
+	return sc.buf[:n], true
+}
+
+// zeros reports whether the file is all zeros from off to end.
+func (sc *scanner) zeros(off, end int64) bool {
+	for off < end {
+		n := int(min(end-off, 1<<20))
+		b, ok := sc.window(off, n)
+		if !ok {
+			return false
+		}
+		for _, x := range b {
+			if x != 0 {
+				return false
+			}
+		}
+		off += int64(n)
+	}
+	return true
+}
+
+// countNonZero counts the non-zero bytes of f in [from, to), to say how much
+// real data a cut dropped (the preallocated zero tail is not data).
+func countNonZero(f interface{ ReadAt([]byte, int64) (int, error) }, from, to int64) int64 {
+	var n int64
+	buf := make([]byte, 1<<20)
+	for off := from; off < to; {
+		m, err := f.ReadAt(buf[:min(int64(len(buf)), to-off)], off)
+		for _, x := range buf[:m] {
+			if x != 0 {
+				n++
+			}
+		}
+		if m == 0 || (err != nil && !errors.Is(err, io.EOF)) {
+			break
+		}
+		off += int64(m)
+	}
+	return n
+}
+
