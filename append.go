@@ -1,0 +1,126 @@
+package millrace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/millrace/millrace/internal/batch"
+	"github.com/millrace/millrace/internal/commitlog"
+)
+
+// Ack says when an append returns.
+type Ack int
+
+const (
+	// AckDurable returns once the batch is fsynced (per the fsync policy).
+	// The default.
+	AckDurable Ack = iota
+	// AckMemory returns once the batch is accepted and readable.
+	AckMemory
+)
+
+// AppendOptions tune one append. The zero value is a durable append.
+type AppendOptions struct {
+	Ack Ack
+	// ExpectedOffset, if set (>= 0), makes the append fail with
+	// ErrOffsetMismatch unless the partition's next offset is this one:
+	// an idempotent, exactly-once append by position.
+	ExpectedOffset *int64
+	// NoAutoCreate fails appends to unknown topics even when the Log
+	// auto-creates topics.
+	NoAutoCreate bool
+}
+
+// AppendResult locates an appended batch.
+type AppendResult struct {
+	BaseOffset int64 // offset of the batch's first record
+	LastOffset int64 // offset of its last record
+	// LogStartOffset is the partition's log start at the time of the
+	// append.
+	LogStartOffset int64
+}
+
+// AppendBatch appends one Kafka RecordBatch v2 to a partition. The batch is
+// validated (and rejected with an error matching ErrCorruptBatch,
+// ErrInvalidBatch or ErrTooLarge), and its base offset is stamped into b in
+// place: b belongs to the Log until AppendBatch returns.
+func (l *Log) AppendBatch(ctx context.Context, topicName string, part int32, b []byte, opts AppendOptions) (AppendResult, error) {
+	p, cfg, err := l.lookup(topicName, part, !opts.NoAutoCreate)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	h, err := batch.Validate(b, batch.ValidateOptions{MaxBytes: int(cfg.MaxMessageBytes)})
+	if err != nil {
+		return AppendResult{}, fmt.Errorf("millrace: append to %s/%d: %w", topicName, part, err)
+	}
+	res, app, err := l.appendValidated(p, b, h, cfg, opts.ExpectedOffset)
+	if err != nil {
+		return res, err
+	}
+	if opts.Ack == AckMemory {
+		return res, nil
+	}
+	select {
+	case <-app.Done():
+		if err := app.Err(); err != nil {
+			return res, fmt.Errorf("millrace: append to %s/%d at offset %d: %w: %w", topicName, part, res.BaseOffset, ErrStorage, err)
+		}
+		return res, nil
+	case <-ctx.Done():
+		return res, fmt.Errorf("millrace: append to %s/%d at offset %d: waiting for fsync: %w", topicName, part, res.BaseOffset, ctx.Err())
+	}
+}
+
+// appendValidated assigns offsets and hands the batch to the shard's commit
+// log, under the partition's append lock.
+func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicConfig, expected *int64) (AppendResult, commitlog.Appended, error) {
+	count := int64(h.NumRecords)
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	p.mu.RLock()
+	base, start, deleted := p.next, p.logStart, p.deleted
+	p.mu.RUnlock()
+	if deleted {
+		return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: topic deleted: %w", p.topic.name(), p.index, ErrUnknownTopic)
+	}
+	if expected != nil && *expected != base {
+		return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: expected offset %d, next offset is %d: %w",
+			p.topic.name(), p.index, *expected, base, ErrOffsetMismatch)
+	}
+	if cfg.SegmentBytes > 0 && cfg.SegmentBytes < l.opts.SegmentBytes {
+		p.shard.rollIfSpanFull(p, cfg.SegmentBytes, int64(len(b)))
+	}
+	batch.SetBaseOffset(b, base)
+	app, err := p.shard.cl.Append(uint64(p.id), b, commitlog.Mark{Owner: p, Value: base + count})
+	if err != nil {
+		if errors.Is(err, commitlog.ErrOverloaded) {
+			return AppendResult{}, app, fmt.Errorf("millrace: append to %s/%d: %w", p.topic.name(), p.index, err)
+		}
+		return AppendResult{}, app, fmt.Errorf("millrace: append to %s/%d: %w: %w", p.topic.name(), p.index, ErrStorage, err)
+	}
+	e := indexEntry{base: base, last: base + count - 1, firstTs: h.FirstTimestamp, maxTs: h.MaxTimestamp,
+		seq: app.Seq, pos: app.Pos, size: app.Size}
+	p.mu.Lock()
+	p.addEntryLocked(e)
+	p.wakeLocked()
+	p.mu.Unlock()
+	p.shard.noteEntry(p, e, count)
+	return AppendResult{BaseOffset: base, LastOffset: e.last, LogStartOffset: start}, app, nil
+}
+
+// rollIfSpanFull seals the shard's active segment when p's span in it would
+// pass the topic's segment.bytes, so that retention can drop p's data at
+// that granularity.
+func (s *shard) rollIfSpanFull(p *partition, limit, size int64) {
+	seq := s.cl.ActiveSeq()
+	s.mu.Lock()
+	var have int64
+	if sp := s.spans[seq][p.id]; sp != nil {
+		have = sp.Bytes
+	}
+	s.mu.Unlock()
+	if have > 0 && have+size > limit {
+		s.cl.Roll()
+	}
+}

@@ -1,0 +1,162 @@
+package millrace
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/millrace/millrace/internal/retention"
+)
+
+// retentionLoop runs retention every RetentionInterval until Close.
+func (l *Log) retentionLoop() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.opts.RetentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-t.C:
+			if _, err := l.EnforceRetention(); err != nil {
+				l.opts.Logger.Error("retention pass failed", "err", err)
+			}
+		}
+	}
+}
+
+// RetentionReport says what one retention pass did.
+type RetentionReport struct {
+	Partitions      int // partitions whose log start moved
+	SegmentsDeleted int // commit-log files removed
+}
+
+// EnforceRetention runs one retention pass now: it advances log start
+// offsets per each topic's retention.bytes and retention.ms, by whole
+// segment spans, and deletes commit-log segments no partition references.
+// It runs in the background every Options.RetentionInterval as well.
+func (l *Log) EnforceRetention() (RetentionReport, error) {
+	var rep RetentionReport
+	l.mu.RLock()
+	type work struct {
+		p   *partition
+		pol retention.Policy
+	}
+	var todo []work
+	for _, t := range l.topics {
+		pol := retention.Policy{Bytes: t.meta.Config.RetentionBytes, Ms: t.meta.Config.RetentionMs}
+		if pol.Bytes < 0 && pol.Ms < 0 {
+			continue
+		}
+		for _, p := range t.parts {
+			todo = append(todo, work{p, pol})
+		}
+	}
+	l.mu.RUnlock()
+
+	nowMs := l.now().UnixMilli()
+	starts := make(map[int64]int64)
+	var spans []retention.Span
+	for _, w := range todo {
+		active := w.p.shard.cl.ActiveSeq()
+		w.p.mu.Lock()
+		spans = spansOf(w.p.entries, active, spans[:0])
+		var activeBytes int64
+		for _, e := range w.p.entries {
+			if e.seq >= active {
+				activeBytes += int64(e.size)
+			}
+		}
+		start, dropped := retention.NewStart(spans, activeBytes, w.pol, nowMs)
+		var released []uint64
+		if dropped > 0 && start > w.p.logStart {
+			w.p.logStart = start
+			released = w.p.trimLocked()
+			starts[w.p.id] = start
+		}
+		w.p.mu.Unlock()
+		w.p.shard.release(released)
+	}
+	if len(starts) > 0 {
+		if err := l.man.SetLogStartOffsets(starts); err != nil {
+			return rep, fmt.Errorf("millrace: retention: record log start offsets: %w", err)
+		}
+		rep.Partitions = len(starts)
+	}
+	n, err := l.deleteUnreferenced()
+	rep.SegmentsDeleted = n
+	if rep.Partitions > 0 || n > 0 {
+		l.opts.Logger.Info("retention", "partitions_advanced", rep.Partitions, "segments_deleted", n)
+	}
+	return rep, err
+}
+
+// spansOf groups a partition's index entries by sealed segment.
+func spansOf(entries []indexEntry, active uint64, out []retention.Span) []retention.Span {
+	for i, e := range entries {
+		if e.seq >= active {
+			break
+		}
+		if i == 0 || entries[i-1].seq != e.seq {
+			out = append(out, retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs})
+		}
+		s := &out[len(out)-1]
+		s.LastOffset = e.last
+		s.MaxTimestamp = max(s.MaxTimestamp, e.maxTs)
+		s.Bytes += int64(e.size)
+	}
+	return out
+}
+
+// deleteUnreferenced removes every sealed segment that no partition has a
+// record in, file first, then its manifest row.
+func (l *Log) deleteUnreferenced() (int, error) {
+	n := 0
+	for _, s := range l.shards {
+		for _, seq := range s.unreferenced() {
+			if err := s.cl.DeleteSegment(seq); err != nil {
+				return n, fmt.Errorf("millrace: retention: %w", err)
+			}
+			if err := l.man.DeleteSegment(s.id, seq); err != nil {
+				return n, fmt.Errorf("millrace: retention: %w", err)
+			}
+			s.mu.Lock()
+			delete(s.refs, seq)
+			s.mu.Unlock()
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Truncate moves a partition's log start offset to before, making every
+// record below it unreadable (Kafka's DeleteRecords). before must be
+// between the current log start and the high watermark; the space is
+// reclaimed when whole segments become unreferenced.
+func (l *Log) Truncate(topicName string, part int32, before int64) (int64, error) {
+	p, _, err := l.lookup(topicName, part, false)
+	if err != nil {
+		return 0, err
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	p.mu.Lock()
+	if before < 0 || before > p.next {
+		hw := p.next
+		p.mu.Unlock()
+		return 0, fmt.Errorf("millrace: truncate %s/%d before %d: high watermark is %d: %w", topicName, part, before, hw, ErrOffsetOutOfRange)
+	}
+	if before <= p.logStart {
+		start := p.logStart
+		p.mu.Unlock()
+		return start, nil
+	}
+	if err := l.man.SetLogStartOffsets(map[int64]int64{p.id: before}); err != nil {
+		p.mu.Unlock()
+		return 0, fmt.Errorf("millrace: truncate %s/%d: %w", topicName, part, err)
+	}
+	p.logStart = before
+	released := p.trimLocked()
+	p.mu.Unlock()
+	p.shard.release(released)
+	return before, nil
+}

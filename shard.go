@@ -1,0 +1,144 @@
+package millrace
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/millrace/millrace/internal/commitlog"
+	"github.com/millrace/millrace/internal/manifest"
+)
+
+// shard owns one commit log and the bookkeeping that ties its segments to
+// partitions: how many partitions still have records in each segment (the
+// deletion rule) and each partition's span in segments not yet recorded in
+// the manifest.
+type shard struct {
+	id  int32
+	l   *Log
+	cl  *commitlog.Log
+	mu  sync.Mutex // guards refs and spans
+	// refs counts, per segment, the partitions whose index has entries in
+	// it. A sealed segment with no reference is deleted.
+	refs map[uint64]int
+	// spans holds per segment, per partition id, the span not yet written
+	// to the manifest; a segment's spans are written when it is sealed.
+	spans map[uint64]map[int64]*manifest.Span
+}
+
+func newShard(l *Log, id int32) *shard {
+	return &shard{id: id, l: l, refs: make(map[uint64]int), spans: make(map[uint64]map[int64]*manifest.Span)}
+}
+
+// noteEntry records that partition p stored a batch at e (from an append
+// or a replay). It returns whether the batch is p's first in that segment.
+func (s *shard) noteEntry(p *partition, e indexEntry, records int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.spans[e.seq]
+	if m == nil {
+		m = make(map[int64]*manifest.Span)
+		s.spans[e.seq] = m
+	}
+	sp := m[p.id]
+	if sp == nil {
+		sp = &manifest.Span{Shard: s.id, Seq: e.seq, PartitionID: p.id, FirstOffset: e.base, FirstTimestamp: e.firstTs, MaxTimestamp: e.maxTs}
+		m[p.id] = sp
+		s.refs[e.seq]++
+	}
+	sp.LastOffset = e.last
+	sp.MaxTimestamp = max(sp.MaxTimestamp, e.maxTs)
+	sp.Bytes += int64(e.size)
+	sp.Records += records
+	sp.Batches++
+}
+
+// release drops one reference of a partition to each listed segment.
+func (s *shard) release(seqs []uint64) {
+	if len(seqs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seq := range seqs {
+		if s.refs[seq] > 0 {
+			s.refs[seq]--
+		}
+	}
+}
+
+// forget removes a deleted partition's pending spans.
+func (s *shard) forget(partitionID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.spans {
+		delete(m, partitionID)
+	}
+}
+
+// takeSpans removes and returns the pending spans of a segment.
+func (s *shard) takeSpans(seq uint64) []manifest.Span {
+	s.mu.Lock()
+	m := s.spans[seq]
+	delete(s.spans, seq)
+	s.mu.Unlock()
+	out := make([]manifest.Span, 0, len(m))
+	for _, sp := range m {
+		out = append(out, *sp)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PartitionID < out[j].PartitionID })
+	return out
+}
+
+// onSeal runs in the commit log's flusher when a segment is sealed: it
+// commits the segment and its partition spans to the manifest, one
+// transaction per segment.
+func (s *shard) onSeal(info commitlog.SegmentInfo) error {
+	spans := s.takeSpans(info.Seq)
+	return s.recordSegment(info, spans)
+}
+
+func (s *shard) recordSegment(info commitlog.SegmentInfo, spans []manifest.Span) error {
+	next := make(map[int64]int64, len(spans))
+	for _, sp := range spans {
+		next[sp.PartitionID] = sp.LastOffset + 1
+	}
+	seg := manifest.Segment{Shard: s.id, Seq: info.Seq, Sealed: true, CreatedAt: info.CreatedAt, SealedAt: s.l.now(),
+		Bytes: info.Size, FirstIndex: info.FirstIndex, LastIndex: info.LastIndex}
+	if err := s.l.man.SealSegment(seg, spans, next); err != nil {
+		return fmt.Errorf("record segment %d of shard %d in the manifest: %w", info.Seq, s.id, err)
+	}
+	return nil
+}
+
+// unreferenced returns the sealed segments no partition has records in.
+func (s *shard) unreferenced() []uint64 {
+	active := s.cl.ActiveSeq()
+	var out []uint64
+	segs := s.cl.Segments()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seg := range segs {
+		if seg.Sealed && seg.Seq != active && s.refs[seg.Seq] == 0 && s.spans[seg.Seq] == nil {
+			out = append(out, seg.Seq)
+		}
+	}
+	return out
+}
+
+// onDurable runs in the commit log's flusher: each mark carries a partition
+// and the offset below which it is now durable.
+func onDurable(marks []commitlog.Mark) {
+	for _, m := range marks {
+		p, ok := m.Owner.(*partition)
+		if !ok {
+			continue
+		}
+		if m.Value > p.durable.Load() {
+			p.durable.Store(m.Value)
+		}
+		p.mu.Lock()
+		p.wakeLocked()
+		p.mu.Unlock()
+	}
+}
