@@ -23,7 +23,9 @@
 //
 // length counts the bytes after the crc field (term, index, stream and the
 // payload), so a whole entry is 8+length bytes. crc is CRC-32C (Castagnoli)
-// of those same length bytes. index is the entry's position in the shard's
+// of the payload followed by the 24 bytes of term, index and stream: payload
+// first, so that its part of the checksum is computed before the append
+// takes the log's lock. index is the entry's position in the shard's
 // log, starting at 1 and increasing by exactly 1 from entry to entry across
 // segments; term is the Raft term that wrote it (1 on a single node). With
 // (term, index) in every entry the log can become the shard's Raft log later

@@ -28,8 +28,12 @@ type EntryInfo struct {
 	Stream uint64
 }
 
-// appendFrame appends a framed entry to dst.
-func appendFrame(dst []byte, term, index, stream uint64, payload []byte) []byte {
+// payloadCRC is the first half of an entry's CRC; Append computes it before
+// taking the log's lock.
+func payloadCRC(payload []byte) uint32 { return crc32.Checksum(payload, castagnoli) }
+
+// appendFrame appends a framed entry to dst; pcrc is payloadCRC(payload).
+func appendFrame(dst []byte, term, index, stream uint64, payload []byte, pcrc uint32) []byte {
 	n := len(dst)
 	dst = append(dst, make([]byte, FrameHeaderSize)...)
 	h := dst[n : n+FrameHeaderSize]
@@ -37,9 +41,7 @@ func appendFrame(dst []byte, term, index, stream uint64, payload []byte) []byte 
 	binary.LittleEndian.PutUint64(h[8:], term)
 	binary.LittleEndian.PutUint64(h[16:], index)
 	binary.LittleEndian.PutUint64(h[24:], stream)
-	crc := crc32.Update(0, castagnoli, h[8:])
-	crc = crc32.Update(crc, castagnoli, payload)
-	binary.LittleEndian.PutUint32(h[4:], crc)
+	binary.LittleEndian.PutUint32(h[4:], crc32.Update(pcrc, castagnoli, h[8:FrameHeaderSize]))
 	return append(dst, payload...)
 }
 
@@ -54,7 +56,8 @@ func parseFrame(b []byte) (term, index, stream uint64, payload []byte, err error
 		return 0, 0, 0, nil, fmt.Errorf("%w: length field %d does not fit %d bytes", ErrCorrupt, length, len(b))
 	}
 	body := b[8 : 8+length]
-	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(b[4:]); got != want {
+	got := crc32.Update(crc32.Checksum(body[FrameHeaderSize-8:], castagnoli), castagnoli, body[:FrameHeaderSize-8])
+	if want := binary.LittleEndian.Uint32(b[4:]); got != want {
 		return 0, 0, 0, nil, fmt.Errorf("%w: crc stored 0x%08x, computed 0x%08x", ErrCorrupt, want, got)
 	}
 	return binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:]),

@@ -189,6 +189,7 @@ func (l *Log) Append(stream uint64, payload []byte, mark Mark) (Appended, error)
 	if size > MaxEntrySize {
 		return Appended{}, fmt.Errorf("commitlog: entry of %d bytes exceeds the limit of %d", size, MaxEntrySize)
 	}
+	pcrc := payloadCRC(payload)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -209,7 +210,7 @@ func (l *Log) Append(stream uint64, payload []byte, mark Mark) (Appended, error)
 		c = l.newChunkLocked()
 	}
 	info := EntryInfo{Seq: l.activeSeq, Pos: l.activeSize, Size: int32(size), Term: l.opts.Term, Index: l.nextIndex, Stream: stream}
-	c.buf = appendFrame(c.buf, info.Term, info.Index, stream, payload)
+	c.buf = appendFrame(c.buf, info.Term, info.Index, stream, payload, pcrc)
 	c.lastIdx = info.Index
 	c.marks = append(c.marks, mark)
 	l.nextIndex++

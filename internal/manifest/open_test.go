@@ -170,7 +170,7 @@ func TestOpenRejectsForeignFiles(t *testing.T) {
 			defer m.Close()
 			_, err = m.db.Exec(`UPDATE meta SET value = 99 WHERE key = 'schema_version'`)
 			return err
-		}, ErrInvalid},
+		}, ErrSchemaTooNew},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

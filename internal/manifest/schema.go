@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -20,6 +21,9 @@ var (
 	ErrUnknownTopic = errors.New("unknown topic")
 	// ErrInvalid is returned for an argument that breaks a documented rule.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrSchemaTooNew is returned by Open for a manifest written by a
+	// newer millrace, whose schema this build does not know.
+	ErrSchemaTooNew = errors.New("manifest schema is newer than this build")
 	// ErrCorrupt is returned by Open when the file is not a SQLite database,
 	// is damaged, or is a database that is not a millrace manifest.
 	ErrCorrupt = errors.New("not a valid manifest")
@@ -135,7 +139,7 @@ type Manifest struct {
 // Open opens the manifest at path, creating the file and its schema if
 // missing and applying pending migrations. It fails with ErrCorrupt if the
 // file is not a SQLite database, is damaged, or belongs to something else,
-// and with ErrInvalid if it was written by a newer schema version.
+// and with ErrSchemaTooNew if it was written by a newer schema version.
 func Open(path string) (*Manifest, error) {
 	if path == "" {
 		return nil, fmt.Errorf("manifest: open: empty path: %w", ErrInvalid)
@@ -202,7 +206,7 @@ func (m *Manifest) migrate() error {
 	case appID != 0 && appID != applicationID:
 		return fmt.Errorf("%w: SQLite application_id is %#x, want %#x", ErrCorrupt, appID, applicationID)
 	case metaTables == 0 && otherTables > 0:
-		return fmt.Errorf("%w: SQLite database with %d tables but no meta table", ErrCorrupt, otherTables)
+		return fmt.Errorf("%w: SQLite database with %d table(s) but no meta table", ErrCorrupt, otherTables)
 	}
 
 	version := 0
@@ -220,7 +224,7 @@ func (m *Manifest) migrate() error {
 		}
 	}
 	if version > len(migrations) {
-		return fmt.Errorf("%w: schema version %d is newer than this build supports (%d)", ErrInvalid, version, len(migrations))
+		return fmt.Errorf("%w: schema version %d, this build knows up to %d", ErrSchemaTooNew, version, len(migrations))
 	}
 	if version == len(migrations) {
 		return nil // nothing to do; the rollback ends the read transaction
@@ -286,6 +290,20 @@ func (m *Manifest) withTx(what func() string, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("manifest: %s: commit: %w", what(), err)
+	}
+	return nil
+}
+
+// read runs fn in one read-only (deferred) transaction, so that its queries
+// see one snapshot, and wraps its error like withTx.
+func (m *Manifest) read(what func() string, fn func(tx *sql.Tx) error) error {
+	tx, err := m.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("manifest: %s: begin: %w", what(), err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("manifest: %s: %w", what(), err)
 	}
 	return nil
 }
