@@ -33,15 +33,15 @@
 //
 // Drawn as bytes, with the span the CRC covers:
 //
-//	 0       8       12      16 17      21  23      27
-//	 +-------+-------+-------+--+-------+---+-------+
-//	 |baseOff|batchLn|plEpoch|mg|  crc  |att|lastOD |
-//	 +-------+-------+-------+--+-------+---+-------+
-//	 27              35              43              51  53      57      61
-//	 +---------------+---------------+---------------+---+-------+-------+--------
-//	 | baseTimestamp | maxTimestamp  |  producerId   |pEp|baseSeq| count | records…
-//	 +---------------+---------------+---------------+---+-------+-------+--------
-//	                             crc covers: from attributes (21) to the end
+//	0       8       12      16 17      21  23      27
+//	+-------+-------+-------+--+-------+---+-------+
+//	|baseOff|batchLn|plEpoch|mg|  crc  |att|lastOD |
+//	+-------+-------+-------+--+-------+---+-------+
+//	27              35              43              51  53      57      61
+//	+---------------+---------------+---------------+---+-------+-------+--------
+//	| baseTimestamp | maxTimestamp  |  producerId   |pEp|baseSeq| count | records…
+//	+---------------+---------------+---------------+---+-------+-------+--------
+//	                            crc covers: from attributes (21) to the end
 //
 // The first 12 bytes, baseOffset and batchLength, are the "log overhead":
 // they sit at the same place in every message format version, as does magic

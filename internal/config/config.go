@@ -1,0 +1,230 @@
+// Package config is millrace serve's configuration: one Config struct with
+// defaults and validation, filled in one place (Load) from, by increasing
+// precedence, the defaults, a YAML or TOML file, MILLRACE_* environment
+// variables and command-line flags.
+//
+// Components do not read the Config: the server translates it into what
+// each one takes (millrace.Options for the log, httpapi.Options for the
+// HTTP API). docs/configuration.md documents every field with an example
+// file; keep the two in step.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/millrace/millrace"
+	"github.com/millrace/millrace/internal/commitlog"
+)
+
+// Config is everything millrace serve can be told. The yaml and toml tags
+// are the keys of the configuration file.
+type Config struct {
+	// Data is the data directory.
+	Data string `yaml:"data" toml:"data"`
+	// HTTPAddr is the HOST:PORT of the HTTP API.
+	HTTPAddr string `yaml:"http_addr" toml:"http_addr"`
+	// KafkaAddr is the HOST:PORT of the Kafka protocol listener.
+	KafkaAddr string `yaml:"kafka_addr" toml:"kafka_addr"`
+	// LogFormat is "text" or "json".
+	LogFormat string `yaml:"log_format" toml:"log_format"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level" toml:"log_level"`
+
+	// Fsync is "always", "never" or "interval=<ms>".
+	Fsync string `yaml:"fsync" toml:"fsync"`
+	// Shards is the number of commit logs; fixed when the data directory
+	// is created.
+	Shards int `yaml:"shards" toml:"shards"`
+	// MaxPendingBytes bounds, per shard, data accepted but not yet
+	// persisted; past it appends are shed (HTTP 429).
+	MaxPendingBytes ByteSize `yaml:"max_pending_bytes" toml:"max_pending_bytes"`
+	// TailCacheBytes is recent data each shard keeps in memory for readers.
+	TailCacheBytes ByteSize `yaml:"tail_cache_bytes" toml:"tail_cache_bytes"`
+	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
+	SegmentBytes ByteSize `yaml:"segment_bytes" toml:"segment_bytes"`
+	SegmentAge   Duration `yaml:"segment_age" toml:"segment_age"`
+	// AutoCreate creates unknown topics on first append.
+	AutoCreate bool `yaml:"auto_create" toml:"auto_create"`
+	// DefaultTopic is the configuration of topics created without one.
+	DefaultTopic TopicDefaults `yaml:"default_topic" toml:"default_topic"`
+	// RetentionInterval is how often retention runs.
+	RetentionInterval Duration `yaml:"retention_interval" toml:"retention_interval"`
+
+	// MinFreeDiskBytes: below this much free space on the data directory's
+	// file system the server turns read-only; 0 disables the check.
+	MinFreeDiskBytes ByteSize `yaml:"min_free_disk_bytes" toml:"min_free_disk_bytes"`
+	// DiskCheckInterval is how often free space is checked.
+	DiskCheckInterval Duration `yaml:"disk_check_interval" toml:"disk_check_interval"`
+	// MaxRequestBytes bounds an HTTP request body (HTTP 413 past it).
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes" toml:"max_request_bytes"`
+	// ShutdownTimeout bounds how long in-flight HTTP requests may take to
+	// finish after SIGTERM.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout" toml:"shutdown_timeout"`
+}
+
+// TopicDefaults is the configuration given to topics created without one
+// (and to auto-created topics). The keys are Kafka's with '_' for '.'.
+type TopicDefaults struct {
+	Partitions      int32    `yaml:"partitions" toml:"partitions"`
+	RetentionMs     int64    `yaml:"retention_ms" toml:"retention_ms"`
+	RetentionBytes  int64    `yaml:"retention_bytes" toml:"retention_bytes"`
+	SegmentBytes    ByteSize `yaml:"segment_bytes" toml:"segment_bytes"`
+	MaxMessageBytes ByteSize `yaml:"max_message_bytes" toml:"max_message_bytes"`
+}
+
+// Default returns the configuration of `millrace serve` with no flags: a
+// single node on the loopback interface, data in ./millrace-data.
+func Default() Config {
+	tc := millrace.DefaultTopicConfig()
+	return Config{
+		Data:              "./millrace-data",
+		HTTPAddr:          "127.0.0.1:8080",
+		KafkaAddr:         "127.0.0.1:9092",
+		LogFormat:         "text",
+		LogLevel:          "info",
+		Fsync:             "always",
+		Shards:            1,
+		MaxPendingBytes:   64 << 20,
+		TailCacheBytes:    32 << 20,
+		SegmentBytes:      256 << 20,
+		SegmentAge:        Duration(time.Hour),
+		AutoCreate:        true,
+		RetentionInterval: Duration(30 * time.Second),
+		DefaultTopic: TopicDefaults{
+			Partitions:      1,
+			RetentionMs:     tc.RetentionMs,
+			RetentionBytes:  tc.RetentionBytes,
+			SegmentBytes:    ByteSize(tc.SegmentBytes),
+			MaxMessageBytes: ByteSize(tc.MaxMessageBytes),
+		},
+		MinFreeDiskBytes:  100 << 20,
+		DiskCheckInterval: Duration(time.Second),
+		MaxRequestBytes:   32 << 20,
+		ShutdownTimeout:   Duration(10 * time.Second),
+	}
+}
+
+// Validate checks every field and names the first bad one, with the key
+// it has in the configuration file.
+func (c *Config) Validate() error {
+	bad := func(key string, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...))
+	}
+	if strings.TrimSpace(c.Data) == "" {
+		return bad("data", "the data directory is empty")
+	}
+	if err := checkAddr(c.HTTPAddr); err != nil {
+		return bad("http_addr", "%v", err)
+	}
+	if err := checkAddr(c.KafkaAddr); err != nil {
+		return bad("kafka_addr", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log_format", "%q is not text or json", c.LogFormat)
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return bad("log_level", "%v", err)
+	}
+	if _, err := commitlog.ParseSyncPolicy(c.Fsync); err != nil || c.Fsync == "" {
+		return bad("fsync", "%q: want always, never or interval=<ms> (a positive number of milliseconds)", c.Fsync)
+	}
+	switch {
+	case c.Shards < 1 || c.Shards > 1024:
+		return bad("shards", "%d is not in 1..1024", c.Shards)
+	case c.MaxPendingBytes < 64<<10:
+		return bad("max_pending_bytes", "%s is below the minimum of 64KiB", c.MaxPendingBytes)
+	case c.TailCacheBytes < 0:
+		return bad("tail_cache_bytes", "%s is negative", c.TailCacheBytes)
+	case c.SegmentBytes < 1<<20:
+		return bad("segment_bytes", "%s is below the minimum of 1MiB", c.SegmentBytes)
+	case c.SegmentAge <= 0:
+		return bad("segment_age", "%s is not positive", c.SegmentAge)
+	case c.RetentionInterval < Duration(time.Second):
+		return bad("retention_interval", "%s is below the minimum of 1s", c.RetentionInterval)
+	case c.MinFreeDiskBytes < 0:
+		return bad("min_free_disk_bytes", "%s is negative", c.MinFreeDiskBytes)
+	case c.DiskCheckInterval <= 0:
+		return bad("disk_check_interval", "%s is not positive", c.DiskCheckInterval)
+	case c.MaxRequestBytes < 1<<10:
+		return bad("max_request_bytes", "%s is below the minimum of 1KiB", c.MaxRequestBytes)
+	case c.ShutdownTimeout <= 0:
+		return bad("shutdown_timeout", "%s is not positive", c.ShutdownTimeout)
+	}
+	d := c.DefaultTopic
+	switch {
+	case d.Partitions < 1 || d.Partitions > 100000:
+		return bad("default_topic.partitions", "%d is not in 1..100000", d.Partitions)
+	case d.RetentionMs < -1:
+		return bad("default_topic.retention_ms", "%d: want -1 (unlimited) or more", d.RetentionMs)
+	case d.RetentionBytes < -1:
+		return bad("default_topic.retention_bytes", "%d: want -1 (unlimited) or more", d.RetentionBytes)
+	case d.SegmentBytes < 0:
+		return bad("default_topic.segment_bytes", "%s is negative", d.SegmentBytes)
+	case d.MaxMessageBytes < 0:
+		return bad("default_topic.max_message_bytes", "%s is negative", d.MaxMessageBytes)
+	}
+	return nil
+}
+
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not HOST:PORT: %w", addr, err)
+	}
+	if host != "" && strings.ContainsAny(host, " /") {
+		return fmt.Errorf("%q has a bad host %q", addr, host)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has a bad port %q (want 0..65535)", addr, port)
+	}
+	return nil
+}
+
+// ParseLevel reads a log level: debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil || s == "" {
+		return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// TopicConfig returns the default topic configuration as the log takes it.
+func (c *Config) TopicConfig() millrace.TopicConfig {
+	return millrace.TopicConfig{
+		RetentionMs:     c.DefaultTopic.RetentionMs,
+		RetentionBytes:  c.DefaultTopic.RetentionBytes,
+		SegmentBytes:    int64(c.DefaultTopic.SegmentBytes),
+		MaxMessageBytes: int64(c.DefaultTopic.MaxMessageBytes),
+	}
+}
+
+// LogOptions returns the millrace.Options for this configuration. FS,
+// Logger and Now are left for the caller.
+func (c *Config) LogOptions() millrace.Options {
+	tc := c.TopicConfig()
+	return millrace.Options{
+		Dir:               filepath.Clean(c.Data),
+		Shards:            c.Shards,
+		Fsync:             c.Fsync,
+		SegmentBytes:      int64(c.SegmentBytes),
+		SegmentAge:        time.Duration(c.SegmentAge),
+		MaxPendingBytes:   int64(c.MaxPendingBytes),
+		TailCacheBytes:    int64(c.TailCacheBytes),
+		DisableAutoCreate: !c.AutoCreate,
+		DefaultPartitions: c.DefaultTopic.Partitions,
+		DefaultConfig:     &tc,
+		RetentionInterval: time.Duration(c.RetentionInterval),
+	}
+}
+
+// ErrHelp is returned by Load when -h or --help was given; the usage has
+// been printed.
+var ErrHelp = errors.New("help requested")
