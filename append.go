@@ -39,12 +39,22 @@ type AppendResult struct {
 	// LogStartOffset is the partition's log start at the time of the
 	// append.
 	LogStartOffset int64
+	// Duplicate is true when the batch came from an idempotent producer
+	// and had been stored before: nothing was appended, and the offsets
+	// are those it got the first time.
+	Duplicate bool
 }
 
 // AppendBatch appends one Kafka RecordBatch v2 to a partition. The batch is
 // validated (and rejected with an error matching ErrCorruptBatch,
 // ErrInvalidBatch or ErrTooLarge), and its base offset is stamped into b in
 // place: b belongs to the Log until AppendBatch returns.
+//
+// A batch from a Kafka idempotent producer (producer id >= 0) is checked
+// against the producer's recent batches in that partition: a retry of one
+// of the last five is not stored again but answered with its original
+// offsets (Duplicate set); a sequence gap fails with ErrOutOfOrderSequence
+// and an old epoch with ErrInvalidProducerEpoch.
 func (l *Log) AppendBatch(ctx context.Context, topicName string, part int32, b []byte, opts AppendOptions) (AppendResult, error) {
 	p, cfg, err := l.lookup(topicName, part, !opts.NoAutoCreate)
 	if err != nil {
@@ -59,6 +69,13 @@ func (l *Log) AppendBatch(ctx context.Context, topicName string, part int32, b [
 		return res, err
 	}
 	if opts.Ack == AckMemory {
+		return res, nil
+	}
+	if res.Duplicate {
+		// The original may still be waiting for its fsync.
+		if err := l.Wait(ctx, topicName, part, res.LastOffset, true); err != nil {
+			return res, fmt.Errorf("millrace: append to %s/%d: duplicate of offset %d: waiting for fsync: %w", topicName, part, res.BaseOffset, err)
+		}
 		return res, nil
 	}
 	select {
@@ -84,6 +101,16 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 	if deleted {
 		return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: topic deleted: %w", p.topic.name(), p.index, ErrUnknownTopic)
 	}
+	idempotent := h.ProducerID >= 0
+	if idempotent {
+		d, err := p.producers.Check(h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.NumRecords)
+		if err != nil {
+			return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: %w", p.topic.name(), p.index, err)
+		}
+		if d.Duplicate {
+			return AppendResult{BaseOffset: d.Base, LastOffset: d.Last, LogStartOffset: start, Duplicate: true}, commitlog.Appended{}, nil
+		}
+	}
 	if expected != nil && *expected != base {
 		return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: expected offset %d, next offset is %d: %w",
 			p.topic.name(), p.index, *expected, base, ErrOffsetMismatch)
@@ -101,6 +128,9 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 	}
 	e := indexEntry{base: base, last: base + count - 1, firstTs: h.FirstTimestamp, maxTs: h.MaxTimestamp,
 		seq: app.Seq, pos: app.Pos, size: app.Size}
+	if idempotent {
+		p.producers.Record(h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.NumRecords, base)
+	}
 	p.mu.Lock()
 	p.addEntryLocked(e)
 	p.wakeLocked()

@@ -7,6 +7,7 @@ import (
 	"github.com/millrace/millrace/internal/batch"
 	"github.com/millrace/millrace/internal/commitlog"
 	"github.com/millrace/millrace/internal/manifest"
+	"github.com/millrace/millrace/internal/producer"
 )
 
 // Errors callers branch on with errors.Is.
@@ -36,6 +37,12 @@ var (
 	ErrTooLarge = batch.ErrTooLarge
 	// ErrClosed: the Log is closed.
 	ErrClosed = errors.New("millrace: log closed")
+	// ErrOutOfOrderSequence: an idempotent producer's batch does not carry
+	// the next sequence number.
+	ErrOutOfOrderSequence = producer.ErrOutOfOrderSequence
+	// ErrInvalidProducerEpoch: an idempotent producer's batch carries an
+	// epoch older than the producer's current one (it was fenced).
+	ErrInvalidProducerEpoch = producer.ErrInvalidEpoch
 	// ErrStorage: the commit log could not persist data (a failed write or
 	// fsync); nothing it covered was acknowledged.
 	ErrStorage = errors.New("millrace: storage failure")

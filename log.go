@@ -258,8 +258,16 @@ func (l *Log) openShard(s *shard, byID map[int64]*partition) error {
 		if err != nil {
 			return fmt.Errorf("partition %d of %q: %w", p.index, p.topic.name(), err)
 		}
-		if h.LastOffset() < p.logStart || (len(p.entries) > 0 && h.BaseOffset < p.next) {
-			return nil // truncated before, or an offset already indexed
+		if len(p.entries) > 0 && h.BaseOffset < p.next {
+			return nil // an offset already indexed
+		}
+		if h.ProducerID >= 0 {
+			// Truncated batches count too: a retry of one is still a
+			// duplicate.
+			p.producers.Record(h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.NumRecords, h.BaseOffset)
+		}
+		if h.LastOffset() < p.logStart {
+			return nil // truncated before
 		}
 		ie := indexEntry{base: h.BaseOffset, last: h.LastOffset(), firstTs: h.FirstTimestamp, maxTs: h.MaxTimestamp,
 			seq: e.Seq, pos: e.Pos, size: e.Size}

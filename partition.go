@@ -4,6 +4,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/millrace/millrace/internal/producer"
 )
 
 // indexEntry locates one stored batch: its offsets, its time span and its
@@ -28,8 +30,9 @@ type partition struct {
 	shard *shard
 
 	// appendMu serializes appends, so that offsets are assigned in the
-	// order batches enter the commit log.
-	appendMu sync.Mutex
+	// order batches enter the commit log. It also guards producers.
+	appendMu  sync.Mutex
+	producers producer.Table // idempotent producers' recent batches
 
 	mu       sync.RWMutex // guards the fields below
 	entries  []indexEntry // ascending offsets; entries[0] may start below logStart

@@ -208,6 +208,10 @@ func TestRecordsChecks(t *testing.T) {
 	checkErr(t, Records(kBatch(kHeader(4, None), kRecords(3)), nop), ErrCorrupt, "records")
 	checkErr(t, Records(kBatch(kHeader(2, None), kRecords(3)), nop), ErrCorrupt, "records")
 
+	neg := bytes.Clone(good)
+	put32(neg, 57, -2)
+	checkErr(t, Records(neg, nop), ErrCorrupt, "recordCount")
+
 	codec := bytes.Clone(good)
 	put16(codec, 21, 6)
 	checkErr(t, Records(codec, nop), ErrUnsupported, "attributes")

@@ -77,6 +77,9 @@ func DecodeRecords(b []byte, opts DecodeOptions, fn func(*Record) error) error {
 	if err := checkCodec(h); err != nil {
 		return err
 	}
+	if h.NumRecords < 0 {
+		return errf(ErrCorrupt, "recordCount", "recordCount %d is negative", h.NumRecords)
+	}
 	st := getDecodeState()
 	defer putDecodeState(st)
 	section := b[HeaderSize:]
