@@ -119,17 +119,17 @@ func (p *partition) segmentsLocked() []uint64 {
 
 // PartitionInfo describes a partition's state.
 type PartitionInfo struct {
-	Topic           string
-	Partition       int32
-	Shard           int32
-	LogStartOffset  int64
-	HighWatermark   int64 // next offset to be assigned; readable below it
-	DurableOffset   int64 // fsynced below it
-	Bytes           int64 // stored bytes of retained batches
-	Segments        int   // commit-log segments holding its batches
-	FirstTimestamp  int64 // ms since the epoch; -1 if empty
-	LastTimestamp   int64 // max timestamp; -1 if empty
-	Batches         int
+	Topic          string
+	Partition      int32
+	Shard          int32
+	LogStartOffset int64
+	HighWatermark  int64 // next offset to be assigned; readable below it
+	DurableOffset  int64 // fsynced below it
+	Bytes          int64 // stored bytes of retained batches
+	Segments       int   // commit-log segments holding its batches
+	FirstTimestamp int64 // ms since the epoch; -1 if empty
+	LastTimestamp  int64 // max timestamp; -1 if empty
+	Batches        int
 }
 
 func (p *partition) info() PartitionInfo {

@@ -201,4 +201,3 @@ func (l *Log) Follow(ctx context.Context, topicName string, part int32, offset i
 		}
 	}
 }
-

@@ -14,10 +14,10 @@ import (
 // deletion rule) and each partition's span in segments not yet recorded in
 // the manifest.
 type shard struct {
-	id  int32
-	l   *Log
-	cl  *commitlog.Log
-	mu  sync.Mutex // guards refs and spans
+	id int32
+	l  *Log
+	cl *commitlog.Log
+	mu sync.Mutex // guards refs and spans
 	// refs counts, per segment, the partitions whose index has entries in
 	// it. A sealed segment with no reference is deleted.
 	refs map[uint64]int

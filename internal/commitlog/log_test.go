@@ -31,7 +31,9 @@ func openLog(t *testing.T, opts Options) (*Log, []replayed, Report) {
 	return l, got, rep
 }
 
-func payloadOf(i int) []byte { return []byte(fmt.Sprintf("entry-%06d-%s", i, bytes.Repeat([]byte{'x'}, i%50))) }
+func payloadOf(i int) []byte {
+	return []byte(fmt.Sprintf("entry-%06d-%s", i, bytes.Repeat([]byte{'x'}, i%50)))
+}
 
 func TestAppendIsReadableAndSurvivesReopen(t *testing.T) {
 	dir := t.TempDir()

@@ -206,7 +206,9 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 
 // scanner reads a segment's frames sequentially with large reads.
 type scanner struct {
-	f    interface{ ReadAt([]byte, int64) (int, error) }
+	f interface {
+		ReadAt([]byte, int64) (int, error)
+	}
 	size int64
 	pos  int64  // file position of the next frame
 	buf  []byte // file bytes from bufAt
@@ -292,7 +294,9 @@ func (sc *scanner) zeros(off, end int64) bool {
 
 // countNonZero counts the non-zero bytes of f in [from, to), to say how much
 // real data a cut dropped (the preallocated zero tail is not data).
-func countNonZero(f interface{ ReadAt([]byte, int64) (int, error) }, from, to int64) int64 {
+func countNonZero(f interface {
+	ReadAt([]byte, int64) (int, error)
+}, from, to int64) int64 {
 	var n int64
 	buf := make([]byte, 1<<20)
 	for off := from; off < to; {
@@ -309,4 +313,3 @@ func countNonZero(f interface{ ReadAt([]byte, int64) (int, error) }, from, to in
 	}
 	return n
 }
-
