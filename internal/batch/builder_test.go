@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/snappy/xerial"
 )
 
 // roundTripRecords covers what a record can hold: null and empty keys and
@@ -264,5 +267,36 @@ func TestCodecsConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestSnappyVariants: the snappy decoder takes raw blocks and xerial
+// framing from either klauspost encoder, including the densest output
+// (zeros), and rejects broken framing.
+func TestSnappyVariants(t *testing.T) {
+	section := kRecord(0, 0, nil, make([]byte, 4<<20))
+	raw := libCompress(t, Snappy, section)
+	fast := s2.EncodeSnappy(nil, section)
+	framed := xerial.Encode(nil, section)
+	for name, compressed := range map[string][]byte{"better": raw, "fast": fast, "xerial": framed} {
+		b := kBatch(kHeader(1, Snappy), compressed)
+		if _, err := Validate(b, ValidateOptions{DeepCompressed: true}); err != nil {
+			t.Fatalf("%s (ratio %.1f): %v", name, float64(len(section))/float64(len(compressed)), err)
+		}
+	}
+
+	hdr := framed[:16]
+	broken := map[string][]byte{
+		"header cut":           framed[:12],
+		"block length cut":     append(bytes.Clone(hdr), 0, 0),
+		"block past the end":   append(bytes.Clone(hdr), 0, 0, 1, 0, 1, 2),
+		"no blocks, no record": bytes.Clone(hdr),
+		"garbage block":        append(bytes.Clone(hdr), 0, 0, 0, 3, 0xff, 0xff, 0xff),
+	}
+	for name, compressed := range broken {
+		b := kBatch(kHeader(1, Snappy), compressed)
+		_, err := Validate(b, ValidateOptions{DeepCompressed: true})
+		checkErr(t, err, ErrCorrupt, "records")
+		t.Logf("%s: %v", name, err)
 	}
 }

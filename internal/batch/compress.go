@@ -31,6 +31,16 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 
 // compress appends the records section src compressed with c to dst.
 func compress(c Compression, dst, src []byte) ([]byte, error) {
+	out, err := compressRaw(c, dst, src)
+	if err != nil {
+		if _, ok := err.(*ValidationError); !ok {
+			err = errf(ErrInvalid, "records", "records: %s compression failed: %v", c, err)
+		}
+	}
+	return out, err
+}
+
+func compressRaw(c Compression, dst, src []byte) ([]byte, error) {
 	switch c {
 	case None:
 		return append(dst, src...), nil
@@ -200,7 +210,7 @@ var zstdDecoders = sync.Pool{New: func() any {
 // so memory follows the real output, not a size the input claims.
 func readLimited(r io.Reader, dst []byte, srcLen, limit int) ([]byte, error) {
 	start := len(dst)
-	dst = slices.Grow(dst, min(max(4*srcLen, 4096), limit+1))
+	dst = slices.Grow(dst, min(max(4*srcLen, 4096), 1<<20, limit+1))
 	for {
 		if len(dst) == cap(dst) {
 			dst = slices.Grow(dst, min(cap(dst)-start, limit+1-(len(dst)-start)))

@@ -13,9 +13,9 @@ import (
 // batch: everything up to and including recordCount. The records follow it.
 const HeaderSize = 61
 
-// LogOverhead is the size of the two fields that precede batchLength's
-// count: baseOffset and batchLength itself. A batch's total size is
-// LogOverhead + batchLength.
+// LogOverhead is the size of baseOffset and batchLength, the bytes that
+// batchLength does not count. A batch's total size is LogOverhead +
+// batchLength.
 const LogOverhead = 12
 
 // MinBatchLength is the smallest valid batchLength: the header after the
@@ -93,9 +93,8 @@ func (c Compression) String() string {
 // Valid reports whether c is one of the five codecs Kafka defines.
 func (c Compression) Valid() bool { return c >= None && c <= Zstd }
 
-// Header is the decoded fixed header of a batch. Field names follow
-// franz-go's kmsg.RecordBatch; the package documentation gives the wire
-// name, position and meaning of each.
+// Header is the decoded fixed header of a batch. Each field's comment gives
+// its wire name and offset; the package documentation explains them.
 type Header struct {
 	BaseOffset           int64  // baseOffset @0: offset of the first record
 	Length               int32  // batchLength @8: bytes after this field
@@ -223,8 +222,10 @@ func SetMaxTimestampLogAppendTime(b []byte, ts int64) {
 	be.PutUint32(b[offCRC:], checksum(b))
 }
 
-// Sentinel errors. Every error of this package wraps exactly one of them
-// (test with errors.Is); most come as a *ValidationError.
+// Sentinel errors. Every error this package produces is a *ValidationError
+// wrapping exactly one of them (test with errors.Is). The exceptions are
+// errors returned by a DecodeRecords callback, passed through unchanged,
+// and the io.EOF with which Next reports an empty input.
 var (
 	// ErrCorrupt: the bytes are damaged: CRC mismatch, a length field that
 	// disagrees with the bytes, a record running past the end, a

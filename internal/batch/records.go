@@ -261,6 +261,16 @@ func readBytes(b []byte, i int) (v []byte, next int) {
 // and returns it with the index after it; next < 0 if it is malformed or
 // runs past b.
 func varint(b []byte, i int) (v int32, next int) {
+	// Inlined fast path: one byte holds -64..63.
+	if uint(i) < uint(len(b)) && b[i] < 0x80 {
+		c := uint32(b[i])
+		return int32(c>>1) ^ -int32(c&1), i + 1
+	}
+	return varintSlow(b, i)
+}
+
+//go:noinline
+func varintSlow(b []byte, i int) (v int32, next int) {
 	var ux uint32
 	for shift := uint(0); shift < 35; shift += 7 {
 		if i >= len(b) {
@@ -283,6 +293,15 @@ func varint(b []byte, i int) (v int32, next int) {
 // varlong reads a zigzag-encoded int64 varint (at most 10 bytes) at b[i:]
 // and returns it with the index after it; next < 0 if it is malformed.
 func varlong(b []byte, i int) (v int64, next int) {
+	if uint(i) < uint(len(b)) && b[i] < 0x80 {
+		c := uint64(b[i])
+		return int64(c>>1) ^ -int64(c&1), i + 1
+	}
+	return varlongSlow(b, i)
+}
+
+//go:noinline
+func varlongSlow(b []byte, i int) (v int64, next int) {
 	var ux uint64
 	for shift := uint(0); shift < 70; shift += 7 {
 		if i >= len(b) {

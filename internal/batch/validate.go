@@ -19,22 +19,24 @@ type ValidateOptions struct {
 }
 
 // Validate checks batch b, exactly one batch (see Next), as a broker must
-// before storing what a producer sent, and returns its header. In order:
+// before storing what a producer sent, and returns its header. In order, it
+// requires that:
 //
-//   - the total size is at most opts.MaxBytes (if > 0)          ErrTooLarge
-//   - batchLength equals len(b)-12                              ErrCorrupt
-//   - magic is 2                                                ErrUnsupported
-//   - batchLength is at least 49 (a whole header)               ErrCorrupt
-//   - crc equals the CRC-32C of bytes 21 to the end             ErrCorrupt
-//   - the compression codec is one of the five defined          ErrUnsupported
-//   - recordCount >= 1 (an empty batch is no produce)           ErrInvalid
-//   - lastOffsetDelta == recordCount-1                          ErrInvalid
-//   - maxTimestamp >= baseTimestamp, unless LogAppendTime       ErrInvalid
-//   - not a control batch, unless opts.AllowControl             ErrInvalid
-//   - transactional only with a producerId (>= 0)               ErrInvalid
-//   - uncompressed (or opts.DeepCompressed): exactly
-//     recordCount records fill the records section, every
-//     length fits, and the offset deltas are 0, 1, ... n-1      ErrCorrupt / ErrInvalid
+//   - the total size is at most opts.MaxBytes, if that is > 0 (ErrTooLarge);
+//   - batchLength equals len(b)-12 (ErrCorrupt);
+//   - magic is 2 (ErrUnsupported);
+//   - batchLength is at least 49, a whole header (ErrCorrupt);
+//   - crc equals the CRC-32C of bytes 21 to the end (ErrCorrupt);
+//   - the compression codec is one of the five defined (ErrUnsupported);
+//   - recordCount is at least 1: an empty batch produces nothing (ErrInvalid);
+//   - lastOffsetDelta is recordCount-1 (ErrInvalid);
+//   - maxTimestamp >= baseTimestamp, unless LogAppendTime (ErrInvalid);
+//   - it is no control batch, unless opts.AllowControl (ErrInvalid);
+//   - a transactional batch has a producerId >= 0 (ErrInvalid);
+//   - if uncompressed, or compressed and opts.DeepCompressed: exactly
+//     recordCount records fill the records section, every length fits
+//     (ErrCorrupt), and the offset deltas are 0, 1, ... recordCount-1 in
+//     order (ErrInvalid).
 //
 // Errors are *ValidationError values naming the field and the bad value.
 // Validating an uncompressed batch does not allocate.
