@@ -106,7 +106,7 @@ func benchAppend(b *testing.B, partitions, writers int) {
 }
 
 func BenchmarkAppend128B(b *testing.B) {
-	for _, tc := range []struct{ partitions, writers int }{{1, 8}, {64, 16}, {10000, 16}} {
+	for _, tc := range []struct{ partitions, writers int }{{1, 16}, {64, 16}, {10000, 16}} {
 		b.Run(fmt.Sprintf("partitions=%d", tc.partitions), func(b *testing.B) { benchAppend(b, tc.partitions, tc.writers) })
 	}
 }

@@ -50,7 +50,7 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: log starts at %d, high watermark %d: %w",
 			topicName, part, offset, res.LogStartOffset, res.HighWatermark, ErrOffsetOutOfRange)
 	}
-	total := 0
+	total, biggest := 0, int32(0)
 	for i := p.findLocked(offset); i < len(p.entries); i++ {
 		e := p.entries[i]
 		if e.last >= limit || (len(refs) > 0 && total+int(e.size) > maxBytes) {
@@ -58,9 +58,10 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		}
 		refs = append(refs, batchRef{seq: e.seq, pos: e.pos, size: e.size, last: e.last})
 		total += int(e.size)
+		biggest = max(biggest, e.size)
 	}
 	p.mu.RUnlock()
-	var scratch []byte
+	scratch := make([]byte, biggest)
 	for _, r := range refs {
 		payload, err := p.shard.cl.ReadEntry(r.seq, r.pos, r.size, scratch)
 		if err != nil {
@@ -69,7 +70,6 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 			}
 			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
 		}
-		scratch = payload[:cap(payload)][:0]
 		dst = append(dst, payload...)
 		res.NextOffset = r.last + 1
 	}

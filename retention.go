@@ -137,24 +137,24 @@ func (l *Log) Truncate(topicName string, part int32, before int64) (int64, error
 	if err != nil {
 		return 0, err
 	}
+	// appendMu serializes truncations of the partition; p.mu is not held
+	// across the manifest write, so readers and the flusher are not stalled.
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
-	p.mu.Lock()
-	if before < 0 || before > p.next {
-		hw := p.next
-		p.mu.Unlock()
+	p.mu.RLock()
+	start, hw := p.logStart, p.next
+	p.mu.RUnlock()
+	if before < 0 || before > hw {
 		return 0, fmt.Errorf("millrace: truncate %s/%d before %d: high watermark is %d: %w", topicName, part, before, hw, ErrOffsetOutOfRange)
 	}
-	if before <= p.logStart {
-		start := p.logStart
-		p.mu.Unlock()
+	if before <= start {
 		return start, nil
 	}
 	if err := l.man.SetLogStartOffsets(map[int64]int64{p.id: before}); err != nil {
-		p.mu.Unlock()
 		return 0, fmt.Errorf("millrace: truncate %s/%d: %w", topicName, part, err)
 	}
-	p.logStart = before
+	p.mu.Lock()
+	p.logStart = max(p.logStart, before)
 	released := p.trimLocked()
 	p.mu.Unlock()
 	p.shard.release(released)
