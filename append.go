@@ -66,6 +66,9 @@ func (l *Log) AppendBatch(ctx context.Context, topicName string, part int32, b [
 	}
 	res, app, err := l.appendValidated(p, b, h, cfg, opts.ExpectedOffset)
 	if err != nil {
+		if errors.Is(err, ErrStorage) {
+			l.shardFailed(p.shard)
+		}
 		return res, err
 	}
 	if opts.Ack == AckMemory {
@@ -81,6 +84,7 @@ func (l *Log) AppendBatch(ctx context.Context, topicName string, part int32, b [
 	select {
 	case <-app.Done():
 		if err := app.Err(); err != nil {
+			l.shardFailed(p.shard)
 			return res, fmt.Errorf("millrace: append to %s/%d at offset %d: %w: %w", topicName, part, res.BaseOffset, ErrStorage, err)
 		}
 		return res, nil
@@ -119,7 +123,7 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 		p.shard.rollIfSpanFull(p, cfg.SegmentBytes, int64(len(b)))
 	}
 	batch.SetBaseOffset(b, base)
-	app, err := p.shard.cl.Append(uint64(p.id), b, commitlog.Mark{Owner: p, Value: base + count})
+	app, err := p.shard.cl().Append(uint64(p.id), b, commitlog.Mark{Owner: p, Value: base + count})
 	if err != nil {
 		if errors.Is(err, commitlog.ErrOverloaded) {
 			return AppendResult{}, app, fmt.Errorf("millrace: append to %s/%d: %w", p.topic.name(), p.index, err)
@@ -143,7 +147,7 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 // pass the topic's segment.bytes, so that retention can drop p's data at
 // that granularity.
 func (s *shard) rollIfSpanFull(p *partition, limit, size int64) {
-	seq := s.cl.ActiveSeq()
+	seq := s.cl().ActiveSeq()
 	s.mu.Lock()
 	var have int64
 	if sp := s.spans[seq][p.id]; sp != nil {
@@ -151,6 +155,6 @@ func (s *shard) rollIfSpanFull(p *partition, limit, size int64) {
 	}
 	s.mu.Unlock()
 	if have > 0 && have+size > limit {
-		s.cl.Roll()
+		s.cl().Roll()
 	}
 }

@@ -157,8 +157,8 @@ func Open(opts Options) (*Log, error) {
 	}
 	if err := l.recover(); err != nil {
 		for _, s := range l.shards {
-			if s.cl != nil {
-				s.cl.Close()
+			if cl := s.cl(); cl != nil {
+				cl.Close()
 			}
 		}
 		man.Close()
@@ -248,10 +248,36 @@ func (l *Log) recover() error {
 // openShard opens one shard's commit log, replaying it into the indexes.
 func (l *Log) openShard(s *shard, byID map[int64]*partition) error {
 	var skipped int64
-	replay := func(e commitlog.EntryInfo, payload []byte) error {
+	cl, rep, err := commitlog.Open(l.commitlogOptions(s, false), l.replayInto(s, byID, &skipped))
+	if err != nil {
+		return fmt.Errorf("millrace: recover shard %d: %w", s.id, err)
+	}
+	s.log.Store(cl)
+	l.Recovery = append(l.Recovery, rep)
+	l.opts.Logger.Info("shard recovered", "shard", s.id, "segments", rep.Segments, "entries", rep.Entries,
+		"bytes", rep.Bytes, "took", rep.Took, "skipped_deleted", skipped, "cut", rep.Cut != nil)
+	return l.reconcile(s)
+}
+
+// commitlogOptions configures shard s's commit log.
+func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
+	return commitlog.Options{
+		FS: l.opts.FS, Dir: filepath.Join(l.opts.Dir, "shards", strconv.Itoa(int(s.id))),
+		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
+		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache,
+		OnDurable: onDurable, OnSeal: s.onSeal, Logger: l.opts.Logger.With("shard", s.id),
+	}
+}
+
+// replayInto returns the replay function that rebuilds the indexes, the
+// producer tables and shard s's segment bookkeeping from a commit log. A
+// batch of a partition not in byID (a deleted topic) is counted in skipped;
+// its segment goes when unreferenced.
+func (l *Log) replayInto(s *shard, byID map[int64]*partition, skipped *int64) commitlog.ReplayFunc {
+	return func(e commitlog.EntryInfo, payload []byte) error {
 		p := byID[int64(e.Stream)]
 		if p == nil {
-			skipped++ // a deleted topic's batch: its segment goes when unreferenced
+			*skipped++
 			return nil
 		}
 		h, err := batch.ReadHeader(payload)
@@ -275,20 +301,6 @@ func (l *Log) openShard(s *shard, byID map[int64]*partition) error {
 		s.noteEntry(p, ie, int64(h.NumRecords))
 		return nil
 	}
-	cl, rep, err := commitlog.Open(commitlog.Options{
-		FS: l.opts.FS, Dir: filepath.Join(l.opts.Dir, "shards", strconv.Itoa(int(s.id))),
-		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
-		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes,
-		OnDurable: onDurable, OnSeal: s.onSeal, Logger: l.opts.Logger.With("shard", s.id),
-	}, replay)
-	if err != nil {
-		return fmt.Errorf("millrace: recover shard %d: %w", s.id, err)
-	}
-	s.cl = cl
-	l.Recovery = append(l.Recovery, rep)
-	l.opts.Logger.Info("shard recovered", "shard", s.id, "segments", rep.Segments, "entries", rep.Entries,
-		"bytes", rep.Bytes, "took", rep.Took, "skipped_deleted", skipped, "cut", rep.Cut != nil)
-	return l.reconcile(s)
 }
 
 // reconcile makes the manifest's segment rows match the files: a row
@@ -300,7 +312,7 @@ func (l *Log) reconcile(s *shard) error {
 		return fmt.Errorf("millrace: load segments of shard %d: %w", s.id, err)
 	}
 	files := make(map[uint64]commitlog.SegmentInfo)
-	for _, f := range s.cl.Segments() {
+	for _, f := range s.cl().Segments() {
 		files[f.Seq] = f
 	}
 	for _, r := range rows {
@@ -340,7 +352,7 @@ func (l *Log) Close() error {
 	l.wg.Wait()
 	var errs []error
 	for _, s := range l.shards {
-		if err := s.cl.Close(); err != nil {
+		if err := s.cl().Close(); err != nil {
 			errs = append(errs, fmt.Errorf("millrace: close shard %d: %w", s.id, err))
 		}
 	}

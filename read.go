@@ -63,7 +63,7 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 	p.mu.RUnlock()
 	scratch := make([]byte, biggest)
 	for _, r := range refs {
-		payload, err := p.shard.cl.ReadEntry(r.seq, r.pos, r.size, scratch)
+		payload, err := p.shard.cl().ReadEntry(r.seq, r.pos, r.size, scratch)
 		if err != nil {
 			if len(dst) > 0 && res.NextOffset > offset {
 				break // serve what was read; the next read reports the error

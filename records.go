@@ -156,7 +156,7 @@ func (l *Log) OffsetForTime(topicName string, part int32, ts time.Time) (int64, 
 	e := p.entries[i]
 	logStart := p.logStart
 	p.mu.RUnlock()
-	payload, err := p.shard.cl.ReadEntry(e.seq, e.pos, e.size, nil)
+	payload, err := p.shard.cl().ReadEntry(e.seq, e.pos, e.size, nil)
 	if err != nil {
 		return 0, fmt.Errorf("millrace: offset for time in %s/%d: %w", topicName, part, err)
 	}

@@ -57,7 +57,7 @@ func (l *Log) EnforceRetention() (RetentionReport, error) {
 	starts := make(map[int64]int64)
 	var spans []retention.Span
 	for _, w := range todo {
-		active := w.p.shard.cl.ActiveSeq()
+		active := w.p.shard.cl().ActiveSeq()
 		w.p.mu.Lock()
 		spans = spansOf(w.p.entries, active, spans[:0])
 		var activeBytes int64
@@ -113,7 +113,7 @@ func (l *Log) deleteUnreferenced() (int, error) {
 	n := 0
 	for _, s := range l.shards {
 		for _, seq := range s.unreferenced() {
-			if err := s.cl.DeleteSegment(seq); err != nil {
+			if err := s.cl().DeleteSegment(seq); err != nil {
 				return n, fmt.Errorf("millrace: retention: %w", err)
 			}
 			if err := l.man.DeleteSegment(s.id, seq); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/millrace/millrace/internal/commitlog"
 	"github.com/millrace/millrace/internal/manifest"
@@ -16,8 +17,12 @@ import (
 type shard struct {
 	id int32
 	l  *Log
-	cl *commitlog.Log
-	mu sync.Mutex // guards refs and spans
+	// log is the shard's commit log; replaced (under every partition's
+	// append lock) when a failed log is reopened.
+	log atomic.Pointer[commitlog.Log]
+	// recovering is set while a goroutine is reopening a failed log.
+	recovering atomic.Bool
+	mu         sync.Mutex // guards refs and spans
 	// refs counts, per segment, the partitions whose index has entries in
 	// it. A sealed segment with no reference is deleted.
 	refs map[uint64]int
@@ -25,6 +30,9 @@ type shard struct {
 	// to the manifest; a segment's spans are written when it is sealed.
 	spans map[uint64]map[int64]*manifest.Span
 }
+
+// cl returns the shard's current commit log.
+func (s *shard) cl() *commitlog.Log { return s.log.Load() }
 
 func newShard(l *Log, id int32) *shard {
 	return &shard{id: id, l: l, refs: make(map[uint64]int), spans: make(map[uint64]map[int64]*manifest.Span)}
@@ -113,9 +121,9 @@ func (s *shard) recordSegment(info commitlog.SegmentInfo, spans []manifest.Span)
 
 // unreferenced returns the sealed segments no partition has records in.
 func (s *shard) unreferenced() []uint64 {
-	active := s.cl.ActiveSeq()
+	active := s.cl().ActiveSeq()
 	var out []uint64
-	segs := s.cl.Segments()
+	segs := s.cl().Segments()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seg := range segs {

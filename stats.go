@@ -39,8 +39,8 @@ func (l *Log) Stats() Stats {
 	l.mu.RUnlock()
 	st.Shards = make([]ShardStats, 0, len(l.shards))
 	for _, s := range l.shards {
-		ss := ShardStats{Shard: s.id, PendingBytes: s.cl.PendingBytes(), Failed: s.cl.Err() != nil}
-		for _, seg := range s.cl.Segments() {
+		ss := ShardStats{Shard: s.id, PendingBytes: s.cl().PendingBytes(), Failed: s.cl().Err() != nil}
+		for _, seg := range s.cl().Segments() {
 			ss.Segments++
 			ss.SegmentBytes += seg.Size
 		}

@@ -60,10 +60,15 @@ type Options struct {
 	SegmentBytes    int64         // roll size; default 256 MiB
 	SegmentAge      time.Duration // roll an active segment older than this; 0 = never
 	Sync            SyncPolicy
-	MaxPendingBytes int64  // bound on appended but not yet persisted bytes; default 64 MiB
-	TailCacheBytes  int64  // written entries kept in memory for readers; default 32 MiB; -1 = none
-	NoPreallocate   bool   // do not fallocate new segments
-	Term            uint64 // term stamped on new entries; default 1
+	MaxPendingBytes int64 // bound on appended but not yet persisted bytes; default 64 MiB
+	TailCacheBytes  int64 // written entries kept in memory for readers; default 32 MiB; -1 = none
+	NoPreallocate   bool  // do not fallocate new segments
+	// DropCache makes Open drop each segment's cached pages before
+	// scanning it, so that it recovers what is on the disk, not what a
+	// failed fsync left in the page cache. Used when reopening a log
+	// after a write or fsync error.
+	DropCache bool
+	Term      uint64 // term stamped on new entries; default 1
 
 	// OnDurable is called by the flusher goroutine with the marks of
 	// entries that just became durable, in append order. It must not call

@@ -132,6 +132,12 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 	if err != nil {
 		return nil, nil, fmt.Errorf("commitlog: open segment %s: %w", path, err)
 	}
+	if l.opts.DropCache {
+		if err := f.DropCache(); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("commitlog: drop cached pages of %s: %w", path, err)
+		}
+	}
 	fileSize, err := f.Size()
 	if err != nil {
 		f.Close()

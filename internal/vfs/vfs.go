@@ -38,6 +38,11 @@ type File interface {
 	Preallocate(n int64) error
 	// Size returns the file's current size.
 	Size() (int64, error)
+	// DropCache asks the operating system to forget the file's cached
+	// pages, so that the next reads come from the disk. After a failed
+	// fsync the page cache may hold data the disk does not; recovery
+	// drops it before reading.
+	DropCache() error
 	// Name returns the path the file was opened with.
 	Name() string
 }
@@ -150,6 +155,13 @@ func (f osFile) Preallocate(n int64) error {
 	}
 	if err != nil {
 		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+func (f osFile) DropCache() error {
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
 	}
 	return nil
 }
