@@ -1,0 +1,193 @@
+// Package bench is millrace's load generator, `millrace bench`: it produces
+// to and consumes from a running server over the Kafka protocol (with
+// franz-go) or over the HTTP API, and reports throughput and latency.
+//
+// Latency is recorded per record (Kafka) or per request (HTTP) in an
+// HDR-style Histogram, without sampling. In a fixed-rate run (Rate > 0)
+// each record has an intended send time on a fixed schedule, and its latency
+// is measured from that time, not from when the client got around to
+// sending it, so a stalled server cannot hide its stall by slowing the
+// client down (no coordinated omission). The e2e mode produces at a fixed
+// rate and measures, at the consumer, the time from each record's intended
+// send time to its arrival.
+//
+// A Run owns every goroutine it starts and returns after they have all
+// stopped: at the record count, at the duration, or when ctx is done.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Options describe a run. Zero values take the defaults noted.
+type Options struct {
+	Mode       string // "produce" (default), "consume" or "e2e"
+	Transport  string // "kafka" (default) or "http"
+	Brokers    []string
+	HTTPURL    string // default http://127.0.0.1:8080
+	Topic      string // default "bench"
+	Partitions int32  // created if the topic is missing; default 8
+	RecordSize int    // value bytes; default 128
+	Count      int64  // records to produce or consume; default 1,000,000 unless Duration is set
+	Duration   time.Duration
+	Producers  int           // concurrent producer clients or HTTP connections; default 2
+	Acks       string        // "all" (default), "leader" or "none" (Kafka); "durable" or "memory" (HTTP)
+	Linger     time.Duration // Kafka producer linger; default 1 ms
+	BatchBytes int           // Kafka producer max batch bytes; default 1 MiB
+	Batch      int           // HTTP records per request; default 1000
+	Rate       int           // records/s, fixed schedule; 0 = as fast as possible
+	// Progress receives a line per second; nil for none.
+	Progress io.Writer
+}
+
+func (o *Options) setDefaults() error {
+	if o.Mode == "" {
+		o.Mode = "produce"
+	}
+	if o.Transport == "" {
+		o.Transport = "kafka"
+	}
+	if len(o.Brokers) == 0 {
+		o.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if o.HTTPURL == "" {
+		o.HTTPURL = "http://127.0.0.1:8080"
+	}
+	if o.Topic == "" {
+		o.Topic = "bench"
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = 8
+	}
+	if o.RecordSize <= 0 {
+		o.RecordSize = 128
+	}
+	if o.Count <= 0 && o.Duration <= 0 {
+		o.Count = 1_000_000
+	}
+	if o.Producers <= 0 {
+		o.Producers = 2
+	}
+	if o.Linger <= 0 {
+		o.Linger = time.Millisecond
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 1 << 20
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1000
+	}
+	switch o.Mode {
+	case "produce", "consume", "e2e":
+	default:
+		return fmt.Errorf("bench: mode %q: want produce, consume or e2e", o.Mode)
+	}
+	switch o.Transport {
+	case "kafka", "http":
+	default:
+		return fmt.Errorf("bench: transport %q: want kafka or http", o.Transport)
+	}
+	if o.Mode == "e2e" && o.Rate <= 0 {
+		return fmt.Errorf("bench: e2e needs a fixed --rate (records/s), so that latency is measured from intended send times")
+	}
+	if o.Mode == "e2e" && o.RecordSize < 8 {
+		return fmt.Errorf("bench: e2e needs records of at least 8 bytes (they carry their send time)")
+	}
+	return nil
+}
+
+// Result is a run's summary.
+type Result struct {
+	Mode, Transport string
+	Records         int64
+	Bytes           int64
+	Errors          int64
+	Seconds         float64
+	RecordsPerSec   float64
+	MBPerSec        float64
+	// Latency percentiles in microseconds: per record (Kafka produce and
+	// e2e), per request (HTTP).
+	P50, P90, P99, P999, Max int64
+}
+
+// Run performs one benchmark.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if err := o.setDefaults(); err != nil {
+		return Result{}, err
+	}
+	var r runner
+	switch {
+	case o.Transport == "kafka":
+		r = &kafkaRunner{o: o}
+	default:
+		r = &httpRunner{o: o}
+	}
+	if err := r.setup(ctx); err != nil {
+		return Result{}, err
+	}
+	defer r.close()
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	m := &meter{hist: new(Histogram)}
+	stop := m.progress(o.Progress, o.Mode)
+	start := time.Now()
+	var err error
+	switch o.Mode {
+	case "produce":
+		err = r.produce(ctx, m, o.Rate)
+	case "consume":
+		err = r.consume(ctx, m, o.Count, nil)
+	case "e2e":
+		err = r.e2e(ctx, m)
+	}
+	elapsed := time.Since(start)
+	stop()
+	if ctx.Err() != nil && o.Duration > 0 {
+		err = nil // the run ended at its duration
+	}
+	return m.result(o, elapsed), err
+}
+
+// runner is one transport's implementation.
+type runner interface {
+	setup(ctx context.Context) error
+	produce(ctx context.Context, m *meter, rate int) error
+	// consume reads count records (or until ctx is done); onRecord, if
+	// set, sees each value.
+	consume(ctx context.Context, m *meter, count int64, onRecord func(value []byte)) error
+	e2e(ctx context.Context, m *meter) error
+	close()
+}
+
+// schedule paces a fixed-rate sender: next returns the intended send time
+// of the i-th record and sleeps until it is near.
+type schedule struct {
+	start    time.Time
+	interval time.Duration
+}
+
+func newSchedule(rate int) *schedule {
+	if rate <= 0 {
+		return nil
+	}
+	return &schedule{start: time.Now(), interval: time.Second / time.Duration(rate)}
+}
+
+func (s *schedule) wait(ctx context.Context, i int64) time.Time {
+	at := s.start.Add(time.Duration(i) * s.interval)
+	if d := time.Until(at); d > time.Millisecond {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return at
+}

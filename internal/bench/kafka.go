@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// kafkaRunner drives a server over the Kafka protocol with franz-go.
+type kafkaRunner struct {
+	o     Options
+	admin *kgo.Client
+}
+
+func (k *kafkaRunner) setup(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...))
+	if err != nil {
+		return fmt.Errorf("bench: kafka client for %v: %w", k.o.Brokers, err)
+	}
+	k.admin = cl
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, k.o.Partitions, 1, nil, k.o.Topic)
+	if err != nil {
+		return fmt.Errorf("bench: create topic %q on %v: %w", k.o.Topic, k.o.Brokers, err)
+	}
+	if r, ok := resp[k.o.Topic]; ok && r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("bench: create topic %q: %w", k.o.Topic, r.Err)
+	}
+	return nil
+}
+
+func (k *kafkaRunner) close() {
+	if k.admin != nil {
+		k.admin.Close()
+	}
+}
+
+func (k *kafkaRunner) producerOpts() []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(k.o.Brokers...),
+		kgo.DefaultProduceTopic(k.o.Topic),
+		kgo.ProducerLinger(k.o.Linger),
+		kgo.ProducerBatchMaxBytes(int32(k.o.BatchBytes)),
+		kgo.MaxBufferedRecords(1 << 16),
+	}
+	switch k.o.Acks {
+	case "leader", "1":
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	case "none", "0":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	default:
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	}
+	return opts
+}
+
+// produce runs Producers clients that share the record count (or run until
+// ctx ends). With a rate, each record's Timestamp is its intended send
+// time; latency is measured from it when the produce promise completes.
+func (k *kafkaRunner) produce(ctx context.Context, m *meter, rate int) error {
+	return k.produceWith(ctx, m, rate, false)
+}
+
+func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, stampValue bool) error {
+	sched := newSchedule(rate)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, k.o.Producers)
+	pool := sync.Pool{New: func() any { return &kgo.Record{Value: make([]byte, k.o.RecordSize)} }}
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			m.errors.Add(1)
+		} else {
+			m.add(1, int64(len(r.Value)))
+			if !stampValue {
+				m.hist.Record(time.Since(r.Timestamp))
+			}
+		}
+		v := r.Value
+		*r = kgo.Record{Value: v}
+		pool.Put(r)
+	}
+	for w := range k.o.Producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl, err := kgo.NewClient(k.producerOpts()...)
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			defer cl.Close()
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if k.o.Count > 0 && i >= k.o.Count {
+					break
+				}
+				r := pool.Get().(*kgo.Record)
+				if sched != nil {
+					r.Timestamp = sched.wait(ctx, i)
+				}
+				if stampValue {
+					binary.LittleEndian.PutUint64(r.Value, uint64(r.Timestamp.UnixNano()))
+				}
+				cl.Produce(ctx, r, promise)
+			}
+			if err := cl.Flush(context.WithoutCancel(ctx)); err != nil {
+				errs[w] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// consume reads the topic from its start until count records (at most what
+// the topic held when the run began) have arrived, or ctx ends.
+func (k *kafkaRunner) consume(ctx context.Context, m *meter, count int64, onRecord func([]byte)) error {
+	if onRecord == nil {
+		ends, err := kadm.NewClient(k.admin).ListEndOffsets(ctx, k.o.Topic)
+		if err != nil {
+			return fmt.Errorf("bench: list end offsets of %q: %w", k.o.Topic, err)
+		}
+		starts, err := kadm.NewClient(k.admin).ListStartOffsets(ctx, k.o.Topic)
+		if err != nil {
+			return fmt.Errorf("bench: list start offsets of %q: %w", k.o.Topic, err)
+		}
+		var have int64
+		ends.Each(func(o kadm.ListedOffset) {
+			s, _ := starts.Lookup(o.Topic, o.Partition)
+			have += o.Offset - s.Offset
+		})
+		if count <= 0 || count > have {
+			count = have
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...), kgo.ConsumeTopics(k.o.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(8<<20))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var got int64
+	for (count <= 0 || got < count) && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		if errs := fs.Errors(); len(errs) > 0 && ctx.Err() == nil {
+			for _, e := range errs {
+				if !errors.Is(e.Err, context.Canceled) && !errors.Is(e.Err, context.DeadlineExceeded) {
+					return fmt.Errorf("bench: fetch %s/%d: %w", e.Topic, e.Partition, e.Err)
+				}
+			}
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			got++
+			if onRecord != nil {
+				onRecord(r.Value)
+			} else {
+				m.add(1, int64(len(r.Value)))
+			}
+		})
+	}
+	return nil
+}
+
+// e2e produces at the fixed rate, each value carrying its intended send
+// time, and a consumer records now minus that time for each record.
+func (k *kafkaRunner) e2e(ctx context.Context, m *meter) error {
+	// Start consuming at the end so that only this run's records count.
+	ends, err := kadm.NewClient(k.admin).ListEndOffsets(ctx, k.o.Topic)
+	if err != nil {
+		return fmt.Errorf("bench: list end offsets of %q: %w", k.o.Topic, err)
+	}
+	offsets := map[string]map[int32]kgo.Offset{k.o.Topic: {}}
+	ends.Each(func(o kadm.ListedOffset) { offsets[k.o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset) })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...), kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	pm := &meter{hist: new(Histogram)}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		var got int64
+		for cctx.Err() == nil && (k.o.Count <= 0 || got < k.o.Count) {
+			cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) {
+				if len(r.Value) >= 8 {
+					sent := time.Unix(0, int64(binary.LittleEndian.Uint64(r.Value)))
+					m.hist.Record(time.Since(sent))
+					m.add(1, int64(len(r.Value)))
+					got++
+				}
+			})
+		}
+		done <- nil
+	}()
+	perr := k.produceWith(ctx, pm, k.o.Rate, true)
+	if k.o.Count <= 0 {
+		// A timed run: give the consumer a moment to drain, then stop it.
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+	} else {
+		t := time.AfterFunc(30*time.Second, cancel)
+		defer t.Stop()
+	}
+	<-done
+	m.errors.Add(pm.errors.Load())
+	return perr
+}
