@@ -24,7 +24,7 @@ func bucketOf(us int64) int {
 		return int(us)
 	}
 	e := bits.Len64(uint64(us)) - 7 // >= 1
-	sub := us >> e                   // 64..127
+	sub := us >> e                  // 64..127
 	i := 64 + e*64 + int(sub-64)
 	if i >= len(Histogram{}.counts) {
 		return len(Histogram{}.counts) - 1
