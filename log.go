@@ -21,6 +21,11 @@ import (
 // max.message.bytes and any other Kafka-style config kept verbatim.
 type TopicConfig = manifest.TopicConfig
 
+// FlushInfo describes one group commit of a shard's commit log: how many
+// appends one fsync made durable, and how long the writes and the fsync
+// took.
+type FlushInfo = commitlog.FlushInfo
+
 // DefaultTopicConfig returns the configuration new topics get by default.
 func DefaultTopicConfig() TopicConfig { return manifest.DefaultTopicConfig() }
 
@@ -58,6 +63,13 @@ type Options struct {
 	DefaultConfig *TopicConfig
 	// RetentionInterval is how often retention runs; default 30 s.
 	RetentionInterval time.Duration
+	// OnFlush, if set, observes every group commit of every shard (for
+	// metrics: fsync latency, appends per fsync). It runs in the shard's
+	// flusher goroutine and must be quick.
+	OnFlush func(shard int32, f FlushInfo)
+	// OnRetention, if set, receives the report of every background
+	// retention pass.
+	OnRetention func(RetentionReport)
 	// Logger receives recovery and retention reports; default discards.
 	Logger *slog.Logger
 	// FS is the file system for commit logs; default the real one. Tests
@@ -265,8 +277,15 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		FS: l.opts.FS, Dir: filepath.Join(l.opts.Dir, "shards", strconv.Itoa(int(s.id))),
 		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache,
-		OnDurable: onDurable, OnSeal: s.onSeal, Logger: l.opts.Logger.With("shard", s.id),
+		OnDurable: onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
+}
+
+func (l *Log) flushObserver(s *shard) func(commitlog.FlushInfo) {
+	if l.opts.OnFlush == nil {
+		return nil
+	}
+	return func(f commitlog.FlushInfo) { l.opts.OnFlush(s.id, f) }
 }
 
 // replayInto returns the replay function that rebuilds the indexes, the

@@ -17,8 +17,12 @@ func (l *Log) retentionLoop() {
 		case <-l.quit:
 			return
 		case <-t.C:
-			if _, err := l.EnforceRetention(); err != nil {
+			rep, err := l.EnforceRetention()
+			if err != nil {
 				l.opts.Logger.Error("retention pass failed", "err", err)
+			}
+			if l.opts.OnRetention != nil {
+				l.opts.OnRetention(rep)
 			}
 		}
 	}

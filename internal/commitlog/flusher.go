@@ -77,6 +77,8 @@ func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 		}
 	}
 	unsynced = append(unsynced, batch...)
+	wrote := time.Since(start)
+	var synced time.Duration
 	var done []*chunk
 	switch {
 	case err != nil:
@@ -88,13 +90,23 @@ func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 			dirty = l.activeSegment()
 		}
 		if dirty != nil {
+			t := time.Now()
 			if serr := dirty.file.Sync(); serr != nil {
 				err = fmt.Errorf("commitlog: sync %s: %w", dirty.path, serr)
 			}
+			synced = time.Since(t)
 		}
 		done = unsynced
 	default:
 		return unsynced
+	}
+	if l.opts.OnFlush != nil && len(done) > 0 {
+		fi := FlushInfo{Write: wrote, Sync: synced, Err: err}
+		for _, c := range done {
+			fi.Appends += len(c.marks)
+			fi.Bytes += int64(len(c.buf))
+		}
+		l.opts.OnFlush(fi)
 	}
 	l.complete(done, err, time.Since(start))
 	return unsynced[:0]

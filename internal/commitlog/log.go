@@ -74,6 +74,10 @@ type Options struct {
 	// entries that just became durable, in append order. It must not call
 	// back into the Log's Append.
 	OnDurable func(marks []Mark)
+	// OnFlush is called by the flusher goroutine after each group commit:
+	// what it made durable (or failed to) and how long the writes and the
+	// fsync took. It must be quick.
+	OnFlush func(FlushInfo)
 	// OnSeal is called by the flusher goroutine after a segment is sealed
 	// (synced and cut to size), before the next segment is written to. An
 	// error fails the log as a write error would.
@@ -104,6 +108,15 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// FlushInfo describes one group commit.
+type FlushInfo struct {
+	Appends int           // entries made durable (or failed) together
+	Bytes   int64         // their framed bytes
+	Write   time.Duration // time in write calls
+	Sync    time.Duration // time in the fsync (0 if none was issued)
+	Err     error         // the write or fsync error, if it failed
 }
 
 // chunk is a run of framed entries, contiguous in one segment, written by

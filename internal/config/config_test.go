@@ -173,3 +173,17 @@ func TestByteSizeParsesUnits(t *testing.T) {
 		t.Errorf("String = %s", s)
 	}
 }
+
+// The example files in docs/ are the defaults, written out: they must
+// parse to exactly Default().
+func TestExampleFilesAreTheDefaults(t *testing.T) {
+	for _, name := range []string{"millrace.example.yaml", "millrace.example.toml"} {
+		c, err := load(t, []string{"--config", filepath.Join("..", "..", "docs", name)}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c != Default() {
+			t.Fatalf("%s:\n got %+v\nwant %+v", name, c, Default())
+		}
+	}
+}

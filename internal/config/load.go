@@ -96,7 +96,8 @@ func LoadFile(path string, cfg *Config) error {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("config: %s: %w", path, err)
+			// yaml puts each problem on its own line; keep errors on one.
+			return fmt.Errorf("config: %s: %s", path, strings.ReplaceAll(err.Error(), "\n  ", " "))
 		}
 	case ".toml":
 		md, err := toml.Decode(string(data), cfg)

@@ -52,6 +52,7 @@ type Metrics struct {
 	retentionPasses            prometheus.Counter
 	retentionPartitions        prometheus.Counter
 	retentionSegments          prometheus.Counter
+	flush                      *flushMetrics
 
 	mu     sync.Mutex // guards topics
 	topics map[string]bool
@@ -61,6 +62,7 @@ type Metrics struct {
 // collectors, and the gauges read from src, on a new registry.
 func New(src Source) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), topics: make(map[string]bool)}
+	m.flush = newFlushMetrics(m.reg)
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "millrace", Name: name, Help: help}, labels)
 	}
