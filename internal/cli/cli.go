@@ -44,8 +44,8 @@ func commands() []command {
 		{"topics", "create, list, describe, alter and delete topics", runTopics},
 		{"produce", "append records from stdin or a file, one per line", runProduce},
 		{"consume", "read records, or follow them as they arrive", runConsume},
+		{"bench", "generate load over Kafka or HTTP and report throughput and latency", runBench},
 		{"version", "print the version", runVersion},
-		// "bench" comes in a later issue.
 	}
 }
 

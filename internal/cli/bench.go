@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/millrace/millrace/internal/bench"
+)
+
+const benchUsage = `Usage:
+  millrace bench produce|consume|e2e [flags]
+
+Generates load against a running server over the Kafka protocol (franz-go,
+the default) or the HTTP API, prints a progress line every second (rate,
+p50/p99 latency) on stderr and a summary table at the end (--json for
+scripts). Latency is per record over Kafka, per request over HTTP; with
+--rate the run follows a fixed schedule and latency is measured from each
+record's intended send time (no coordinated omission). e2e produces at
+--rate and measures produce-to-consume latency at a consumer.
+
+Examples:
+  millrace bench produce --count 5000000 --partitions 8 --acks all
+  millrace bench consume --topic bench
+  millrace bench produce --rate 200000 --duration 30s --acks leader
+  millrace bench e2e --rate 100000 --duration 20s
+  millrace bench produce --transport http --batch 1000 --count 2000000 --json
+`
+
+func runBench(e *env, args []string) error {
+	fs := e.newFlags("bench", benchUsage)
+	server := e.serverFlag(fs)
+	transport := fs.String("transport", "kafka", "kafka or http")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap addresses, comma separated")
+	topic := fs.String("topic", "bench", "topic (created if missing)")
+	partitions := fs.Int("partitions", 8, "partitions of a created topic")
+	size := fs.Int("record-size", 128, "value bytes per record")
+	count := fs.Int64("count", 0, "records to produce or consume (default 1,000,000 unless --duration)")
+	duration := fs.Duration("duration", 0, "run for this long instead of a count")
+	producers := fs.Int("producers", 2, "concurrent producer clients (Kafka) or connections (HTTP)")
+	acks := fs.String("acks", "all", "Kafka: all, leader or none; HTTP: durable or memory")
+	linger := fs.Duration("linger", time.Millisecond, "Kafka producer linger")
+	batchBytes := fs.Int("batch-bytes", 1<<20, "Kafka producer max batch bytes")
+	batchRecs := fs.Int("batch", 1000, "HTTP records per request")
+	rate := fs.Int("rate", 0, "records/s on a fixed schedule (0: as fast as possible; required for e2e)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("bench: want one mode, produce, consume or e2e (see 'millrace bench --help')")
+	}
+	o := bench.Options{Mode: pos[0], Transport: *transport, Brokers: strings.Split(*brokers, ","), HTTPURL: *server,
+		Topic: *topic, Partitions: int32(*partitions), RecordSize: *size, Count: *count, Duration: *duration,
+		Producers: *producers, Acks: *acks, Linger: *linger, BatchBytes: *batchBytes, Batch: *batchRecs, Rate: *rate}
+	if !*quiet {
+		o.Progress = e.stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	res.WriteTable(e.stdout)
+	return nil
+}
