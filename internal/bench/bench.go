@@ -105,12 +105,17 @@ type Result struct {
 	Records         int64
 	Bytes           int64
 	Errors          int64
+	Shed            int64 // requests refused with HTTP 429 (not counted in Errors)
 	Seconds         float64
 	RecordsPerSec   float64
 	MBPerSec        float64
 	// Latency percentiles in microseconds: per record (Kafka produce and
 	// e2e), per request (HTTP).
 	P50, P90, P99, P999, Max int64
+	// ServiceP50 and ServiceP99 (µs, fixed-rate HTTP runs) are measured from
+	// when each request was actually sent: the server's own response time,
+	// without the client's queueing behind the schedule.
+	ServiceP50, ServiceP99 int64
 }
 
 // Run performs one benchmark.

@@ -92,6 +92,9 @@ func (h *httpRunner) produceWith(ctx context.Context, m *meter, rate int, stamp 
 		reqRate = max(rate/h.o.Batch, 1)
 	}
 	sched := newSchedule(reqRate)
+	if sched != nil && m.service == nil {
+		m.service = new(Histogram)
+	}
 	path := "/v1/topics/" + url.PathEscape(h.o.Topic) + "/records?ack=" + h.ack()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -113,6 +116,7 @@ func (h *httpRunner) produceWith(ctx context.Context, m *meter, rate int, stamp 
 				if stamp {
 					body = ndjson(body[:0], h.o.Batch, h.o.RecordSize, at)
 				}
+				sent := time.Now()
 				resp, err := h.do(ctx, "POST", path, "application/x-ndjson", body)
 				if err != nil {
 					if ctx.Err() == nil {
@@ -120,11 +124,18 @@ func (h *httpRunner) produceWith(ctx context.Context, m *meter, rate int, stamp 
 					}
 					return
 				}
+				if resp.StatusCode == http.StatusTooManyRequests {
+					m.shed.Add(1)
+					continue
+				}
 				if resp.StatusCode != http.StatusOK {
 					m.errors.Add(1)
 					continue
 				}
 				m.hist.Record(time.Since(at))
+				if m.service != nil {
+					m.service.Record(time.Since(sent))
+				}
 				m.add(int64(h.o.Batch), int64(h.o.Batch*h.o.RecordSize))
 			}
 		}()
