@@ -164,8 +164,9 @@ type segment struct {
 	createdAt  time.Time
 	firstIndex uint64
 	lastIndex  uint64
-	refs       int  // readers using file; guarded by Log.mu
-	removed    bool // file to be closed when refs drops to 0
+	fileSize   int64 // size on disk when recovered, before finishSegment
+	refs       int   // readers using file; guarded by Log.mu
+	removed    bool  // file to be closed when refs drops to 0
 }
 
 // Log is one shard's commit log. Append and reads are safe for concurrent

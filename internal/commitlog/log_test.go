@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -389,5 +390,34 @@ func writeAt(t *testing.T, p string, at int64, data []byte) {
 	defer f.Close()
 	if _, err := f.WriteAt(data, at); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFailedRenameDuringRecoveryFailsOpenCleanly(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 300})
+	for i := range 30 {
+		if _, err := l.Append(1, payloadOf(i), Mark{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	flip(t, segs[0], 40) // corrupt the first segment: the later ones must be moved aside
+	efs := vfs.NewErrorFS(vfs.OS)
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpRename {
+			return errors.New("EXDEV")
+		}
+		return nil
+	})
+	if _, _, err := Open(Options{FS: efs, Dir: dir}, nil); err == nil || !strings.Contains(err.Error(), "move aside") {
+		t.Fatalf("Open with a failing rename: %v", err)
+	}
+	efs.SetInjector(nil)
+	l2, _, rep := openLog(t, Options{FS: efs, Dir: dir})
+	defer l2.Close()
+	if rep.Cut == nil || len(rep.Cut.MovedAside) != len(segs)-1 {
+		t.Fatalf("after the fault cleared: cut %+v", rep.Cut)
 	}
 }

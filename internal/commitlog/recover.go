@@ -72,10 +72,14 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 		}
 		rep.Segments++
 		if cut != nil {
+			// Move the later segments aside before cutting this one, so
+			// that an Open interrupted here (a failed rename) finds the
+			// same corruption again next time.
 			for _, later := range seqs[i+1:] {
 				from := l.path(later)
 				to := from + ".corrupt"
 				if err := opts.FS.Rename(from, to); err != nil {
+					s.file.Close()
 					l.closeFiles()
 					return nil, rep, fmt.Errorf("commitlog: move aside %s after a cut in segment %d: %w", from, seq, err)
 				}
@@ -84,6 +88,10 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 			rep.Cut = cut
 			opts.Logger.Warn("commit log cut at the last whole entry", "dir", opts.Dir, "segment", seq,
 				"pos", cut.Pos, "reason", cut.Reason, "dropped_bytes", cut.DroppedBytes, "moved_aside", cut.MovedAside)
+		}
+		if s, err = l.finishSegment(s); err != nil {
+			l.closeFiles()
+			return nil, rep, err
 		}
 		if s == nil {
 			rep.Removed = append(rep.Removed, l.path(seq))
@@ -123,9 +131,8 @@ func (l *Log) closeFiles() {
 	}
 }
 
-// recoverSegment scans one segment, replays its valid entries, cuts it to
-// its valid end and syncs it. It returns nil for an empty segment, which it
-// removes.
+// recoverSegment scans one segment and replays its valid entries; it
+// changes nothing on disk (finishSegment does, once Open has decided).
 func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep *Report) (*segment, *Cut, error) {
 	path := l.path(seq)
 	f, err := l.opts.FS.OpenRW(path)
@@ -187,27 +194,35 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 		return nil, nil, fmt.Errorf("commitlog: read segment %s: %w", path, sc.err)
 	}
 	s.size = sc.pos
+	s.fileSize = fileSize
 	if cut != nil {
 		cut.DroppedBytes = countNonZero(f, sc.pos, fileSize)
 	}
-	if s.size == 0 {
-		f.Close()
-		if err := l.opts.FS.Remove(path); err != nil {
-			return nil, nil, fmt.Errorf("commitlog: remove empty segment %s: %w", path, err)
-		}
-		return nil, cut, nil
-	}
-	if fileSize != s.size {
-		if err := f.Truncate(s.size); err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("commitlog: cut %s to %d bytes: %w", path, s.size, err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, nil, fmt.Errorf("commitlog: sync %s after cutting: %w", path, err)
-		}
-	}
 	return s, cut, nil
+}
+
+// finishSegment makes a scanned segment exactly its valid size: an empty
+// one is removed (nil is returned), a longer file (a preallocated tail, or
+// a cut) is truncated and synced.
+func (l *Log) finishSegment(s *segment) (*segment, error) {
+	if s.size == 0 {
+		s.file.Close()
+		if err := l.opts.FS.Remove(s.path); err != nil {
+			return nil, fmt.Errorf("commitlog: remove empty segment %s: %w", s.path, err)
+		}
+		return nil, nil
+	}
+	if s.fileSize != s.size {
+		if err := s.file.Truncate(s.size); err != nil {
+			s.file.Close()
+			return nil, fmt.Errorf("commitlog: cut %s to %d bytes: %w", s.path, s.size, err)
+		}
+		if err := s.file.Sync(); err != nil {
+			s.file.Close()
+			return nil, fmt.Errorf("commitlog: sync %s after cutting: %w", s.path, err)
+		}
+	}
+	return s, nil
 }
 
 // scanner reads a segment's frames sequentially with large reads.
