@@ -61,7 +61,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // logs its address.
 func serve(t *testing.T, dir string) *served {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--data", dir, "--http-addr", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(binary, "serve", "--data", dir, "--http-addr", "127.0.0.1:0", "--kafka-addr", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "MILLRACE_CONFIG=")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -32,6 +32,9 @@ type Config struct {
 	HTTPAddr string `yaml:"http_addr" toml:"http_addr"`
 	// KafkaAddr is the HOST:PORT of the Kafka protocol listener.
 	KafkaAddr string `yaml:"kafka_addr" toml:"kafka_addr"`
+	// KafkaAdvertisedAddr is the HOST:PORT Kafka clients are told to
+	// connect to; empty means kafka_addr's (see docs/kafka.md).
+	KafkaAdvertisedAddr string `yaml:"kafka_advertised_addr" toml:"kafka_advertised_addr"`
 	// LogFormat is "text" or "json".
 	LogFormat string `yaml:"log_format" toml:"log_format"`
 	// LogLevel is debug, info, warn or error.
@@ -125,6 +128,14 @@ func (c *Config) Validate() error {
 	}
 	if err := checkAddr(c.KafkaAddr); err != nil {
 		return bad("kafka_addr", "%v", err)
+	}
+	if a := c.KafkaAdvertisedAddr; a != "" {
+		if err := checkAddr(a); err != nil {
+			return bad("kafka_advertised_addr", "%v", err)
+		}
+		if host, port, _ := net.SplitHostPort(a); host == "" || port == "0" {
+			return bad("kafka_advertised_addr", "%q: clients need a host and a port", a)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return bad("log_format", "%q is not text or json", c.LogFormat)

@@ -26,6 +26,8 @@ var settings = []setting{
 	{"data", "MILLRACE_DATA", "data directory", func(c *Config) *string { return &c.Data }},
 	{"http-addr", "MILLRACE_HTTP_ADDR", "HTTP API listen address, HOST:PORT", func(c *Config) *string { return &c.HTTPAddr }},
 	{"kafka-addr", "MILLRACE_KAFKA_ADDR", "Kafka protocol listen address, HOST:PORT", func(c *Config) *string { return &c.KafkaAddr }},
+	{"kafka-advertised-addr", "MILLRACE_KAFKA_ADVERTISED_ADDR", "address Kafka clients are told to connect to, HOST:PORT (default: the listen address)",
+		func(c *Config) *string { return &c.KafkaAdvertisedAddr }},
 	{"log-format", "MILLRACE_LOG_FORMAT", "log format: text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"log-level", "MILLRACE_LOG_LEVEL", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 }

@@ -10,12 +10,16 @@
 // the HTTP server's accept loop, the disk monitor (free space every
 // disk_check_interval; below min_free_disk_bytes the API turns read-only,
 // and back when space returns) and the retention loop (Log.EnforceRetention
-// every retention_interval, counted in the metrics).
+// every retention_interval, counted in the metrics). kafka.go adds the
+// Kafka protocol listener (internal/kafka) on kafka_addr, with its own
+// connection and group-coordinator goroutines; it refuses produces while
+// the API is read-only.
 //
 // # Shutdown
 //
-// Shutdown drains the API (readiness fails, long-polls and follow streams
-// end), lets in-flight requests finish for up to shutdown_timeout
+// Shutdown first stops the Kafka listener (in-flight requests finish, long
+// polls end at once), then drains the API (readiness fails, long-polls and
+// follow streams end), lets in-flight requests finish for up to shutdown_timeout
 // (http.Server.Shutdown; past it, connections are closed and their
 // requests fail), stops the monitors, and closes the Log, which writes
 // and fsyncs everything accepted. An append acknowledged before Shutdown
@@ -37,6 +41,7 @@ import (
 	"github.com/millrace/millrace"
 	"github.com/millrace/millrace/internal/config"
 	"github.com/millrace/millrace/internal/httpapi"
+	"github.com/millrace/millrace/internal/kafka"
 	"github.com/millrace/millrace/internal/metrics"
 	"github.com/millrace/millrace/internal/vfs"
 )
@@ -68,6 +73,9 @@ type Server struct {
 	httpSrv *http.Server
 	ln      net.Listener
 	free    func(string) (uint64, error)
+
+	kafka   *kafka.Server // the Kafka listener (kafka.go)
+	kafkaLn net.Listener
 
 	freeBytes atomic.Uint64
 	freeKnown atomic.Bool
@@ -147,8 +155,15 @@ func Start(opts Options) (*Server, error) {
 		}
 	}()
 	go s.diskLoop()
+	if err := s.startKafka(l); err != nil {
+		s.httpSrv.Close()
+		close(s.quit)
+		s.wg.Wait()
+		l.Close()
+		return nil, err
+	}
 	s.api.SetReady(true)
-	logger.Info("millrace serving", "version", opts.Version, "http_addr", ln.Addr().String(), "kafka_addr", cfg.KafkaAddr,
+	logger.Info("millrace serving", "version", opts.Version, "http_addr", ln.Addr().String(), "kafka_addr", s.KafkaAddr(),
 		"data", cfg.Data, "fsync", cfg.Fsync, "shards", cfg.Shards, "recovered_in", time.Since(started).Round(time.Millisecond).String())
 	return s, nil
 }
@@ -181,6 +196,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.ShutdownTimeout))
 	defer cancel()
 	var errs []error
+	s.stopKafka(ctx)
 	if err := s.httpSrv.Shutdown(ctx); err != nil {
 		s.logger.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
 		s.httpSrv.Close()

@@ -18,7 +18,7 @@ import (
 func startTest(t *testing.T, cfgFn func(*config.Config), free func(string) (uint64, error)) *Server {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Data, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
+	cfg.Data, cfg.HTTPAddr, cfg.KafkaAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	if cfgFn != nil {
 		cfgFn(&cfg)
 	}

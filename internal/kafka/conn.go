@@ -1,0 +1,338 @@
+package kafka
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxInFlight bounds the requests of one connection read but not yet
+// answered; past it the reader stops reading until a response is written
+// (TCP backpressure on a client that pipelines too much).
+const maxInFlight = 128
+
+// minFrameBytes is the smallest request: api key, version, correlation id
+// and a null client id.
+const minFrameBytes = 10
+
+// conn is one client connection. Its reader goroutine (serve) reads and
+// dispatches requests in order; its writer goroutine writes their
+// responses in the same order, each as soon as it and all before it are
+// ready. Handlers may answer asynchronously.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	remote string
+	br     *bufio.Reader
+	queue  chan *slot // responses in request order; closed by the reader
+
+	// ctx is canceled when the connection is abandoned (client gone,
+	// protocol error, forced shutdown): pending work stops waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	inflight atomic.Int32 // requests read whose response is not written
+}
+
+// slot is the place of one request's response in the connection's queue.
+type slot struct {
+	corr int32
+	done chan struct{} // closed once resp is set
+	resp kmsg.Response // nil: no response is sent (acks=0)
+	once sync.Once
+}
+
+// request is one decoded request.
+type request struct {
+	c        *conn
+	key      int16
+	version  int16
+	clientID string
+	kreq     kmsg.Request
+	slot     *slot
+}
+
+func (r *request) name() string { return kmsg.NameForKey(r.key) }
+
+// respond sets the response (in the request's version) and lets the writer
+// send it. Only the first call counts.
+func (r *request) respond(resp kmsg.Response) {
+	r.slot.once.Do(func() {
+		if resp != nil {
+			resp.SetVersion(r.version)
+		}
+		r.slot.resp = resp
+		close(r.slot.done)
+	})
+}
+
+// noResponse completes the request without a response (acks=0 produce).
+func (r *request) noResponse() { r.respond(nil) }
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), br: bufio.NewReaderSize(nc, 64<<10),
+		queue: make(chan *slot, maxInFlight), ctx: ctx, cancel: cancel}
+}
+
+// serve runs the connection: reader here, writer on its own goroutine.
+func (c *conn) serve() {
+	defer c.s.wg.Done()
+	defer c.s.removeConn(c)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer c.recoverPanic("writer")
+		c.writeLoop()
+	}()
+	graceful := c.readLoop()
+	close(c.queue)
+	if !graceful {
+		c.cancel()
+	}
+	<-writerDone
+	c.cancel()
+	c.nc.Close()
+}
+
+// recoverPanic turns a panic into a log line and a closed connection.
+func (c *conn) recoverPanic(where string) {
+	if v := recover(); v != nil {
+		c.s.reportPanic(v, "remote", c.remote, "where", where)
+		c.abort()
+	}
+}
+
+// stopReading makes the reader stop after the request it is reading (used
+// by Shutdown; responses in flight are still written).
+func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Now()) }
+
+// abort drops the connection at once.
+func (c *conn) abort() {
+	c.cancel()
+	c.nc.Close()
+}
+
+// readLoop reads and dispatches requests until the client leaves, breaks
+// the protocol or the server shuts down (then it returns true: the
+// responses in flight should still be written).
+func (c *conn) readLoop() (graceful bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.reportPanic(v, "remote", c.remote, "where", "reader")
+			graceful = false
+		}
+	}()
+	var size [4]byte
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if c.s.closing.Load() {
+			return true
+		}
+		n, err := io.ReadFull(c.br, size[:])
+		if err != nil {
+			if isTimeout(err) && c.s.closing.Load() {
+				return true
+			}
+			if isTimeout(err) && n == 0 && c.inflight.Load() > 0 {
+				continue // the client waits for us, not idle
+			}
+			if n > 0 || !(errors.Is(err, io.EOF) || isTimeout(err)) {
+				c.s.logger.Debug("kafka: reading request size failed; closing connection", "remote", c.remote, "err", err)
+			}
+			return false
+		}
+		frame := int32(binary.BigEndian.Uint32(size[:]))
+		if frame < minFrameBytes || frame > c.s.cfg.MaxFrameBytes {
+			c.s.logger.Warn("kafka: request size out of bounds; closing connection", "remote", c.remote,
+				"size", frame, "min", minFrameBytes, "max", c.s.cfg.MaxFrameBytes)
+			return false
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ReadTimeout))
+		body, err := readBody(c.br, int(frame))
+		if err != nil {
+			if isTimeout(err) && c.s.closing.Load() {
+				return true
+			}
+			c.s.logger.Warn("kafka: reading request failed; closing connection", "remote", c.remote, "size", frame, "err", err)
+			return false
+		}
+		if !c.dispatch(body) {
+			return false
+		}
+	}
+}
+
+// readBody reads a frame of size bytes, growing its buffer as the bytes
+// arrive rather than trusting the size up front.
+func readBody(r io.Reader, size int) ([]byte, error) {
+	buf := make([]byte, 0, min(size, 64<<10))
+	for len(buf) < size {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(size, 2*cap(buf))-len(buf))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), size)])
+		buf = buf[:len(buf)+n]
+		if err != nil && len(buf) < size {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("read %d of %d bytes: %w", len(buf), size, err)
+		}
+	}
+	return buf, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// dispatch decodes one request and starts handling it. It returns false
+// when the connection must be closed: a malformed header or body, or an
+// API key the protocol library does not know (Kafka closes then too).
+func (c *conn) dispatch(body []byte) bool {
+	rd := kbin.Reader{Src: body}
+	key, version, corr := rd.Int16(), rd.Int16(), rd.Int32()
+	clientID := rd.NullableString()
+	if !rd.Ok() {
+		c.s.logger.Warn("kafka: malformed request header; closing connection", "remote", c.remote)
+		return false
+	}
+	kreq := kmsg.RequestForKey(key)
+	if kreq == nil {
+		c.s.logger.Warn("kafka: unknown api key; closing connection", "remote", c.remote, "api_key", key, "version", version)
+		return false
+	}
+	a, served := apis[key]
+	if key == apiVersionsKey && (version < 0 || version > a.max) {
+		// KIP-511: answer in v0 form so that any client can read the
+		// supported range and retry.
+		sl := c.push(corr)
+		if sl == nil {
+			return false
+		}
+		r := &request{c: c, key: key, version: 0, kreq: kreq, slot: sl}
+		r.respond(apiVersionsResponse(kerrUnsupportedVersion))
+		return true
+	}
+	if version < 0 || version > kreq.MaxVersion() {
+		c.s.logger.Warn("kafka: request version unknown to the codec; closing connection", "remote", c.remote,
+			"api", kmsg.NameForKey(key), "version", version)
+		return false
+	}
+	kreq.SetVersion(version)
+	if kreq.IsFlexible() {
+		kmsg.SkipTags(&rd)
+	}
+	if err := kreq.ReadFrom(rd.Src); err != nil || !rd.Ok() {
+		c.s.logger.Warn("kafka: malformed request; closing connection", "remote", c.remote,
+			"api", kmsg.NameForKey(key), "version", version, "err", err)
+		return false
+	}
+	sl := c.push(corr)
+	if sl == nil {
+		return false
+	}
+	r := &request{c: c, key: key, version: version, kreq: kreq, slot: sl}
+	if clientID != nil {
+		r.clientID = *clientID
+	}
+	if !served || version < a.min || version > a.max {
+		r.respond(unsupportedResponse(kreq))
+		return true
+	}
+	a.handle(c.s, r)
+	return true
+}
+
+// push queues a slot for the next response, waiting while maxInFlight are
+// queued. It returns nil if the connection was abandoned meanwhile.
+func (c *conn) push(corr int32) *slot {
+	sl := &slot{corr: corr, done: make(chan struct{})}
+	c.inflight.Add(1)
+	select {
+	case c.queue <- sl:
+		return sl
+	case <-c.ctx.Done():
+		return nil
+	}
+}
+
+// writeLoop writes responses in request order until the reader closes the
+// queue and every queued response is written, or the connection is
+// abandoned.
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	for sl := range c.queue {
+		select {
+		case <-sl.done:
+		default:
+			// Send what is ready before waiting for a slow response
+			// (a long poll, a rebalance).
+			if bw.Buffered() > 0 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+				if err := bw.Flush(); err != nil {
+					c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
+					c.abort()
+					return
+				}
+			}
+			select {
+			case <-sl.done:
+			case <-c.ctx.Done():
+				return
+			}
+		}
+		c.inflight.Add(-1)
+		if sl.resp == nil {
+			continue
+		}
+		buf = appendResponse(buf[:0], sl.corr, sl.resp)
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		if _, err := bw.Write(buf); err != nil {
+			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
+			c.abort()
+			return
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // do not keep a large fetch's buffer per connection
+		}
+		if len(c.queue) == 0 {
+			if err := bw.Flush(); err != nil {
+				c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
+				c.abort()
+				return
+			}
+		}
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	bw.Flush()
+}
+
+// appendResponse appends a response frame: size, correlation id, the
+// response header's tag section if flexible (never for ApiVersions, whose
+// response header stays v0 so that any client can read it), and the body.
+func appendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = kbin.AppendInt32(dst, corr)
+	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}

@@ -1,0 +1,119 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/millrace/millrace"
+	"github.com/millrace/millrace/internal/batch"
+)
+
+// defaultProduceTimeout bounds the wait for durability when a request says
+// no timeout.
+const defaultProduceTimeout = 30 * time.Second
+
+// durableWait is one appended batch whose fsync the response waits for.
+type durableWait struct {
+	rp    *kmsg.ProduceResponseTopicPartition
+	topic string
+	part  int32
+	last  int64
+}
+
+// handleProduce appends each partition's batch in request order, on the
+// connection's reader goroutine, so that pipelined requests of an
+// idempotent producer reach the log in the order they were sent. Appends
+// return once the log accepted the batch (AckMemory); for acks=all (and
+// acks=1 with AcksOneWaitsForFsync) a goroutine then waits until every
+// partition's durable watermark passes its batch: one fsync of each shard
+// covers them all.
+func handleProduce(s *Server, r *request) {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	durable := req.Acks == -1 || (req.Acks == 1 && s.cfg.AcksOneWaitsForFsync)
+	var waits []durableWait
+	var throttle time.Duration
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for ti := range req.Topics {
+		t := &req.Topics[ti]
+		rt := &resp.Topics[ti]
+		rt.Default()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		for pi := range t.Partitions {
+			p := &t.Partitions[pi]
+			rp := &rt.Partitions[pi]
+			rp.Default()
+			rp.Partition = p.Partition
+			res, err := s.produceOne(r.version, req, t.Topic, p)
+			if err != nil {
+				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
+				throttle = max(throttle, millrace.RetryAfter(err))
+				s.logger.Debug("kafka: produce failed", "topic", t.Topic, "partition", p.Partition, "remote", r.c.remote, "err", err)
+				continue
+			}
+			rp.BaseOffset, rp.LogStartOffset = res.BaseOffset, res.LogStartOffset
+			if durable {
+				waits = append(waits, durableWait{rp: rp, topic: t.Topic, part: p.Partition, last: res.LastOffset})
+			}
+		}
+	}
+	resp.ThrottleMillis = int32(throttle / time.Millisecond)
+	switch {
+	case req.Acks == 0:
+		r.noResponse()
+	case len(waits) == 0:
+		r.respond(resp)
+	default:
+		timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+		if timeout <= 0 {
+			timeout = defaultProduceTimeout
+		}
+		s.goAsync(r, func() {
+			ctx, cancel := context.WithTimeout(r.c.ctx, timeout)
+			defer cancel()
+			for _, w := range waits {
+				if err := s.log.Wait(ctx, w.topic, w.part, w.last, true); err != nil {
+					err = fmt.Errorf("kafka: produce to %s/%d at offset %d: waiting for fsync: %w", w.topic, w.part, w.rp.BaseOffset, err)
+					w.rp.ErrorCode, w.rp.ErrorMessage = errorCode(err), errorMessage(err)
+					w.rp.BaseOffset = -1
+				}
+			}
+			r.respond(resp)
+		})
+	}
+}
+
+// errNotOneBatch: Kafka requires exactly one record batch per partition in
+// a produce request of version 3 or later.
+var errNotOneBatch = fmt.Errorf("produce v3+ must carry exactly one record batch per partition: %w", millrace.ErrInvalidBatch)
+
+// produceOne appends one partition's batch, accepted in memory.
+func (s *Server) produceOne(version int16, req *kmsg.ProduceRequest, topic string, p *kmsg.ProduceRequestTopicPartition) (millrace.AppendResult, error) {
+	switch {
+	case version < 3:
+		return millrace.AppendResult{}, protoErrf(kerr.UnsupportedVersion,
+			"produce v%d carries message format 0 or 1; millrace stores only record batches v2 (produce v3+)", version)
+	case req.TransactionID != nil:
+		return millrace.AppendResult{}, errNoTransactions
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		return millrace.AppendResult{}, protoErrf(kerr.InvalidRequiredAcks, "acks %d: must be -1, 0 or 1", req.Acks)
+	case s.cfg.ReadOnly != nil && s.cfg.ReadOnly():
+		return millrace.AppendResult{}, protoErrf(kerr.KafkaStorageError, "the server is read-only: its disk is almost full")
+	}
+	h, err := batch.ReadHeader(p.Records)
+	if err != nil {
+		return millrace.AppendResult{}, fmt.Errorf("produce to %s/%d: %w", topic, p.Partition, err)
+	}
+	if h.TotalSize() != len(p.Records) {
+		return millrace.AppendResult{}, fmt.Errorf("produce to %s/%d: batch of %d bytes in %d bytes of records: %w",
+			topic, p.Partition, h.TotalSize(), len(p.Records), errNotOneBatch)
+	}
+	// Kafka creates topics through Metadata, never on produce.
+	return s.log.AppendBatch(context.Background(), topic, p.Partition, p.Records,
+		millrace.AppendOptions{Ack: millrace.AckMemory, NoAutoCreate: true})
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/millrace/millrace/internal/config"
+)
+
+// millrace serve answers Kafka clients beside HTTP: records produced over
+// Kafka are read over HTTP, and the advertised address is the configured
+// one.
+func TestServeSpeaksKafka(t *testing.T) {
+	s := startTest(t, func(c *config.Config) { c.KafkaAdvertisedAddr = "kafka.example:19092" }, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("kk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// The seed broker answers metadata itself; ask it directly, since the
+	// advertised name does not resolve here.
+	meta, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	if err != nil || len(meta.Brokers) != 1 || meta.Brokers[0].Host != "kafka.example" || meta.Brokers[0].Port != 19092 {
+		t.Fatalf("metadata brokers %+v (%v), want kafka.example:19092", meta, err)
+	}
+	cl.Close()
+
+	s2 := startTest(t, nil, nil)
+	cl, err = kgo.NewClient(kgo.SeedBrokers(s2.KafkaAddr()), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("kk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 10 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte('a' + i)}}).FirstErr(); err != nil {
+			t.Fatalf("produce over Kafka: %v", err)
+		}
+	}
+	if st, body := get(t, "http://"+s2.Addr()+"/v1/topics/kk/count"); st != http.StatusOK || !strings.Contains(body, `"count":10`) {
+		t.Fatalf("count over HTTP after producing over Kafka: %d %s", st, body)
+	}
+	cl.Close()
+	if err := s2.Shutdown(context.Background()); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
