@@ -56,40 +56,84 @@ type AppendResult struct {
 // offsets (Duplicate set); a sequence gap fails with ErrOutOfOrderSequence
 // and an old epoch with ErrInvalidProducerEpoch.
 func (l *Log) AppendBatch(ctx context.Context, topicName string, part int32, b []byte, opts AppendOptions) (AppendResult, error) {
+	res, d, err := l.AppendBatchAsync(topicName, part, b, opts)
+	if err != nil || opts.Ack == AckMemory {
+		return res, err
+	}
+	return res, d.Wait(ctx)
+}
+
+// AppendBatchAsync appends like AppendBatch but returns as soon as the
+// batch is accepted (readable), whatever opts.Ack says, with a Durability
+// to wait on for its fsync. A front end that appends several batches (one
+// Kafka produce request) appends them all first and then waits on each:
+// one group commit covers them.
+func (l *Log) AppendBatchAsync(topicName string, part int32, b []byte, opts AppendOptions) (AppendResult, Durability, error) {
 	p, cfg, err := l.lookup(topicName, part, !opts.NoAutoCreate)
 	if err != nil {
-		return AppendResult{}, err
+		return AppendResult{}, Durability{}, err
 	}
 	h, err := batch.Validate(b, batch.ValidateOptions{MaxBytes: int(cfg.MaxMessageBytes)})
 	if err != nil {
-		return AppendResult{}, fmt.Errorf("millrace: append to %s/%d: %w", topicName, part, err)
+		return AppendResult{}, Durability{}, fmt.Errorf("millrace: append to %s/%d: %w", topicName, part, err)
 	}
 	res, app, err := l.appendValidated(p, b, h, cfg, opts.ExpectedOffset)
 	if err != nil {
 		if errors.Is(err, ErrStorage) {
 			l.shardFailed(p.shard)
 		}
-		return res, err
+		return res, Durability{}, err
 	}
-	if opts.Ack == AckMemory {
-		return res, nil
+	return res, Durability{l: l, p: p, app: app, last: res.LastOffset, gen: p.gen.Load()}, nil
+}
+
+// Durability waits for one accepted append to become durable.
+type Durability struct {
+	l    *Log
+	p    *partition
+	app  commitlog.Appended // zero for a duplicate: then the watermark is watched
+	last int64
+	gen  uint64 // the partition's storage generation at the append
+}
+
+// Wait returns nil once the append is fsynced (per the fsync policy), an
+// error matching ErrStorage if the write or fsync that should have covered
+// it failed, or ctx's error.
+func (d Durability) Wait(ctx context.Context) error {
+	if d.p == nil {
+		return nil
 	}
-	if res.Duplicate {
-		// The original may still be waiting for its fsync.
-		if err := l.Wait(ctx, topicName, part, res.LastOffset, true); err != nil {
-			return res, fmt.Errorf("millrace: append to %s/%d: duplicate of offset %d: waiting for fsync: %w", topicName, part, res.BaseOffset, err)
+	if d.app.Index != 0 {
+		select {
+		case <-d.app.Done():
+			if err := d.app.Err(); err != nil {
+				d.l.shardFailed(d.p.shard)
+				return fmt.Errorf("millrace: append to %s/%d at offset %d: %w: %w", d.p.topic.name(), d.p.index, d.last, ErrStorage, err)
+			}
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("millrace: append to %s/%d at offset %d: waiting for fsync: %w", d.p.topic.name(), d.p.index, d.last, ctx.Err())
 		}
-		return res, nil
 	}
-	select {
-	case <-app.Done():
-		if err := app.Err(); err != nil {
-			l.shardFailed(p.shard)
-			return res, fmt.Errorf("millrace: append to %s/%d at offset %d: %w: %w", topicName, part, res.BaseOffset, ErrStorage, err)
+	// A duplicate: its original may still be waiting for its fsync. If the
+	// shard's storage failed and was reopened meanwhile (a new generation),
+	// the original may be gone and its offsets reused: report a failure
+	// rather than acknowledge someone else's records.
+	for {
+		ch := d.p.waitChan()
+		if d.p.gen.Load() != d.gen {
+			return fmt.Errorf("millrace: append to %s/%d: the original of this duplicate was lost to a storage failure: %w", d.p.topic.name(), d.p.index, ErrStorage)
 		}
-		return res, nil
-	case <-ctx.Done():
-		return res, fmt.Errorf("millrace: append to %s/%d at offset %d: waiting for fsync: %w", topicName, part, res.BaseOffset, ctx.Err())
+		if d.p.durable.Load() > d.last {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("millrace: append to %s/%d at offset %d: waiting for fsync: %w", d.p.topic.name(), d.p.index, d.last, ctx.Err())
+		case <-d.l.quit:
+			return ErrClosed
+		}
 	}
 }
 
@@ -112,6 +156,11 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 			return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: %w", p.topic.name(), p.index, err)
 		}
 		if d.Duplicate {
+			if err := p.shard.cl().Err(); err != nil {
+				// The original may not have survived the failure: the
+				// retry is answered once the shard is reopened.
+				return AppendResult{}, commitlog.Appended{}, fmt.Errorf("millrace: append to %s/%d: %w: %w", p.topic.name(), p.index, ErrStorage, err)
+			}
 			return AppendResult{BaseOffset: d.Base, LastOffset: d.Last, LogStartOffset: start, Duplicate: true}, commitlog.Appended{}, nil
 		}
 	}

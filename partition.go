@@ -42,6 +42,9 @@ type partition struct {
 	deleted  bool
 
 	durable atomic.Int64 // durable watermark: offsets below it are fsynced
+	// gen counts reopenings of the shard's storage after a failure; an
+	// append's durability is only judged within its generation.
+	gen atomic.Uint64
 }
 
 // waitChanLocked returns a channel closed at the next watermark move. The

@@ -80,6 +80,7 @@ func (l *Log) reopenShard(s *shard) error {
 		f := fresh[p.id]
 		p.mu.Lock()
 		p.entries, p.next, p.producers = f.entries, max(f.next, p.logStart), f.producers
+		p.gen.Add(1)
 		p.durable.Store(p.next)
 		p.wakeLocked()
 		p.mu.Unlock()

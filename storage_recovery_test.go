@@ -97,3 +97,49 @@ func TestStorageFaultsFailAppendsKeepReadsAndResumeWhenCleared(t *testing.T) {
 		})
 	}
 }
+
+func TestDurabilityReportsAFailedFsyncAndNeverAcknowledgesAfterReopen(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	l := openT(t, Options{Dir: t.TempDir(), FS: efs})
+	l.CreateTopic("t", 1, nil)
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			return syscall.EIO
+		}
+		return nil
+	})
+	b := idemBatch(t, 5, 0, 0, 2)
+	res, d, err := l.AppendBatchAsync("t", 0, b, AppendOptions{})
+	if err != nil {
+		t.Fatalf("accepted in memory: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Wait(ctx); !errors.Is(err, ErrStorage) {
+		t.Fatalf("Wait after a failed fsync = %v, want ErrStorage", err)
+	}
+	// The retry of the same idempotent batch must not be acknowledged on
+	// the strength of a watermark that belongs to another generation.
+	efs.SetInjector(nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res2, d2, err := l.AppendBatchAsync("t", 0, idemBatch(t, 5, 0, 0, 2), AppendOptions{})
+		if err == nil {
+			err = d2.Wait(ctx)
+		}
+		if err == nil {
+			got, _, err := l.Read("t", 0, res2.BaseOffset, ReadOptions{})
+			if err != nil || len(got) != 2 {
+				t.Fatalf("retried batch not readable at %d: %v", res2.BaseOffset, err)
+			}
+			if res2.BaseOffset != res.BaseOffset && !res2.Duplicate {
+				t.Logf("the failed batch was not on disk; the retry was stored at %d", res2.BaseOffset)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("appends did not resume: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -12,7 +12,7 @@ import (
 func startServer(t *testing.T) string {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Data, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
+	cfg.Data, cfg.HTTPAddr, cfg.KafkaAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	s, err := server.Start(server.Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)

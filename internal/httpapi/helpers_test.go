@@ -30,7 +30,7 @@ func start(t testing.TB, cfgFn func(*config.Config), optFn func(*server.Options)
 	t.Helper()
 	cfg := config.Default()
 	cfg.Data = t.TempDir()
-	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.HTTPAddr, cfg.KafkaAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.MinFreeDiskBytes = 0
 	if cfgFn != nil {
 		cfgFn(&cfg)

@@ -21,16 +21,17 @@ type durableWait struct {
 	rp    *kmsg.ProduceResponseTopicPartition
 	topic string
 	part  int32
-	last  int64
+	d     millrace.Durability
 }
 
 // handleProduce appends each partition's batch in request order, on the
 // connection's reader goroutine, so that pipelined requests of an
 // idempotent producer reach the log in the order they were sent. Appends
 // return once the log accepted the batch (AckMemory); for acks=all (and
-// acks=1 with AcksOneWaitsForFsync) a goroutine then waits until every
-// partition's durable watermark passes its batch: one fsync of each shard
-// covers them all.
+// acks=1 with AcksOneWaitsForFsync) a goroutine then waits for each
+// batch's own durability (one fsync of each shard covers them all); a batch
+// whose write or fsync failed is answered with KAFKA_STORAGE_ERROR, never
+// acknowledged.
 func handleProduce(s *Server, r *request) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
@@ -49,7 +50,7 @@ func handleProduce(s *Server, r *request) {
 			rp := &rt.Partitions[pi]
 			rp.Default()
 			rp.Partition = p.Partition
-			res, err := s.produceOne(r.version, req, t.Topic, p)
+			res, d, err := s.produceOne(r.version, req, t.Topic, p)
 			if err != nil {
 				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 				throttle = max(throttle, millrace.RetryAfter(err))
@@ -58,7 +59,7 @@ func handleProduce(s *Server, r *request) {
 			}
 			rp.BaseOffset, rp.LogStartOffset = res.BaseOffset, res.LogStartOffset
 			if durable {
-				waits = append(waits, durableWait{rp: rp, topic: t.Topic, part: p.Partition, last: res.LastOffset})
+				waits = append(waits, durableWait{rp: rp, topic: t.Topic, part: p.Partition, d: d})
 			}
 		}
 	}
@@ -77,7 +78,7 @@ func handleProduce(s *Server, r *request) {
 			ctx, cancel := context.WithTimeout(r.c.ctx, timeout)
 			defer cancel()
 			for _, w := range waits {
-				if err := s.log.Wait(ctx, w.topic, w.part, w.last, true); err != nil {
+				if err := w.d.Wait(ctx); err != nil {
 					err = fmt.Errorf("kafka: produce to %s/%d at offset %d: waiting for fsync: %w", w.topic, w.part, w.rp.BaseOffset, err)
 					w.rp.ErrorCode, w.rp.ErrorMessage = errorCode(err), errorMessage(err)
 					w.rp.BaseOffset = -1
@@ -92,8 +93,19 @@ func handleProduce(s *Server, r *request) {
 // a produce request of version 3 or later.
 var errNotOneBatch = fmt.Errorf("produce v3+ must carry exactly one record batch per partition: %w", millrace.ErrInvalidBatch)
 
-// produceOne appends one partition's batch, accepted in memory.
-func (s *Server) produceOne(version int16, req *kmsg.ProduceRequest, topic string, p *kmsg.ProduceRequestTopicPartition) (millrace.AppendResult, error) {
+// produceOne appends one partition's batch, accepted in memory, and returns
+// the handle to wait for its fsync.
+func (s *Server) produceOne(version int16, req *kmsg.ProduceRequest, topic string, p *kmsg.ProduceRequestTopicPartition) (millrace.AppendResult, millrace.Durability, error) {
+	res, err := s.checkProduce(version, req, topic, p)
+	if err != nil {
+		return res, millrace.Durability{}, err
+	}
+	// Kafka creates topics through Metadata, never on produce.
+	return s.log.AppendBatchAsync(topic, p.Partition, p.Records, millrace.AppendOptions{NoAutoCreate: true})
+}
+
+// checkProduce rejects what a produce of this version and shape cannot do.
+func (s *Server) checkProduce(version int16, req *kmsg.ProduceRequest, topic string, p *kmsg.ProduceRequestTopicPartition) (millrace.AppendResult, error) {
 	switch {
 	case version < 3:
 		return millrace.AppendResult{}, protoErrf(kerr.UnsupportedVersion,
@@ -113,7 +125,5 @@ func (s *Server) produceOne(version int16, req *kmsg.ProduceRequest, topic strin
 		return millrace.AppendResult{}, fmt.Errorf("produce to %s/%d: batch of %d bytes in %d bytes of records: %w",
 			topic, p.Partition, h.TotalSize(), len(p.Records), errNotOneBatch)
 	}
-	// Kafka creates topics through Metadata, never on produce.
-	return s.log.AppendBatch(context.Background(), topic, p.Partition, p.Records,
-		millrace.AppendOptions{Ack: millrace.AckMemory, NoAutoCreate: true})
+	return millrace.AppendResult{}, nil
 }
