@@ -97,3 +97,16 @@ func TestStorageFailureIs503(t *testing.T) {
 		t.Fatalf("durable read after the failure: %+v", rr)
 	}
 }
+
+// Topic names with invalid characters or 10,000 characters get 400 on
+// create and on auto-creating appends, 404 on reads, and nothing is made.
+func TestInvalidAndHugeTopicNames(t *testing.T) {
+	ts := start(t, nil, nil)
+	for _, name := range []string{"bad%2Fname", "spaces%20here", strings.Repeat("x", 10000), "%C3%BCnicode"} {
+		ts.wantError("POST", "/v1/topics/"+name+"/records", "application/x-ndjson", ndjson(1, "v", ""), http.StatusBadRequest, "invalid", "topic name")
+		ts.wantError("GET", "/v1/topics/"+name+"/partitions/0/records", "", "", http.StatusNotFound, "unknown_topic")
+	}
+	ts.wantError("POST", "/v1/topics", "application/json", `{"name":"`+strings.Repeat("x", 10000)+`"}`, http.StatusBadRequest, "invalid", "topic name")
+	ts.wantError("POST", "/v1/topics", "application/json", `{"name":"a/b"}`, http.StatusBadRequest, "invalid", "topic name")
+	ts.call("POST", "/v1/topics", `{"name":"fine"}`, http.StatusCreated, nil)
+}
