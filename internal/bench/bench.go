@@ -31,7 +31,7 @@ type Options struct {
 	Topic      string // default "bench"
 	Partitions int32  // created if the topic is missing; default 8
 	RecordSize int    // value bytes; default 128
-	Count      int64  // records to produce or consume; default 1,000,000 unless Duration is set
+	Count      int64  // records to produce (default 1,000,000 unless Duration is set) or consume (default: all the topic holds)
 	Duration   time.Duration
 	Producers  int           // concurrent producer clients or HTTP connections; default 2
 	Acks       string        // "all" (default), "leader" or "none" (Kafka); "durable" or "memory" (HTTP)
@@ -65,7 +65,7 @@ func (o *Options) setDefaults() error {
 	if o.RecordSize <= 0 {
 		o.RecordSize = 128
 	}
-	if o.Count <= 0 && o.Duration <= 0 {
+	if o.Count <= 0 && o.Duration <= 0 && o.Mode != "consume" {
 		o.Count = 1_000_000
 	}
 	if o.Producers <= 0 {

@@ -38,7 +38,7 @@ func runBench(e *env, args []string) error {
 	topic := fs.String("topic", "bench", "topic (created if missing)")
 	partitions := fs.Int("partitions", 8, "partitions of a created topic")
 	size := fs.Int("record-size", 128, "value bytes per record")
-	count := fs.Int64("count", 0, "records to produce or consume (default 1,000,000 unless --duration)")
+	count := fs.Int64("count", 0, "records to produce (default 1,000,000 unless --duration) or consume (default: the whole topic)")
 	duration := fs.Duration("duration", 0, "run for this long instead of a count")
 	producers := fs.Int("producers", 2, "concurrent producer clients (Kafka) or connections (HTTP)")
 	acks := fs.String("acks", "all", "Kafka: all, leader or none; HTTP: durable or memory")
