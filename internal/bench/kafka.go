@@ -18,6 +18,9 @@ import (
 type kafkaRunner struct {
 	o     Options
 	admin *kgo.Client
+	// target is, for consume, the records the topic held at setup: the
+	// offsets are listed before the clock starts.
+	target int64
 }
 
 func (k *kafkaRunner) setup(ctx context.Context) error {
@@ -32,6 +35,21 @@ func (k *kafkaRunner) setup(ctx context.Context) error {
 	}
 	if r, ok := resp[k.o.Topic]; ok && r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("bench: create topic %q: %w", k.o.Topic, r.Err)
+	}
+	if k.o.Mode == "consume" {
+		adm := kadm.NewClient(cl)
+		ends, err := adm.ListEndOffsets(ctx, k.o.Topic)
+		if err != nil {
+			return fmt.Errorf("bench: list end offsets of %q: %w", k.o.Topic, err)
+		}
+		starts, err := adm.ListStartOffsets(ctx, k.o.Topic)
+		if err != nil {
+			return fmt.Errorf("bench: list start offsets of %q: %w", k.o.Topic, err)
+		}
+		ends.Each(func(o kadm.ListedOffset) {
+			s, _ := starts.Lookup(o.Topic, o.Partition)
+			k.target += o.Offset - s.Offset
+		})
 	}
 	return nil
 }
@@ -121,24 +139,14 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, stamp
 }
 
 // consume reads the topic from its start until count records (at most what
-// the topic held when the run began) have arrived, or ctx ends.
+// the topic held at setup) have arrived, or ctx ends.
 func (k *kafkaRunner) consume(ctx context.Context, m *meter, count int64, onRecord func([]byte)) error {
 	if onRecord == nil {
-		ends, err := kadm.NewClient(k.admin).ListEndOffsets(ctx, k.o.Topic)
-		if err != nil {
-			return fmt.Errorf("bench: list end offsets of %q: %w", k.o.Topic, err)
+		if count <= 0 || count > k.target {
+			count = k.target
 		}
-		starts, err := kadm.NewClient(k.admin).ListStartOffsets(ctx, k.o.Topic)
-		if err != nil {
-			return fmt.Errorf("bench: list start offsets of %q: %w", k.o.Topic, err)
-		}
-		var have int64
-		ends.Each(func(o kadm.ListedOffset) {
-			s, _ := starts.Lookup(o.Topic, o.Partition)
-			have += o.Offset - s.Offset
-		})
-		if count <= 0 || count > have {
-			count = have
+		if count == 0 {
+			return nil // an empty topic
 		}
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...), kgo.ConsumeTopics(k.o.Topic),
