@@ -18,6 +18,8 @@ func TestStorageFaultsFailAppendsKeepReadsAndResumeWhenCleared(t *testing.T) {
 		err  error
 	}{
 		{"EIO on fsync", vfs.OpSync, syscall.EIO},
+		{"ENOSPC on fsync", vfs.OpSync, syscall.ENOSPC},
+		{"EIO on write", vfs.OpWrite, syscall.EIO},
 		{"ENOSPC on write", vfs.OpWrite, syscall.ENOSPC},
 		{"short write", vfs.OpWrite, &vfs.ShortWrite{N: 10, Err: syscall.ENOSPC}},
 	} {
