@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Overload run (issue 5): offers twice the sustainable HTTP append load for
 # OVERLOAD_SECONDS (default 60) to a millrace server whose memory for
-# unpersisted data is bounded at 8 MiB per shard, and reports what was
+# unpersisted data is bounded at 8 MiB per shard and whose Go memory limit
+# is MEMORY_LIMIT (default 256MiB), and reports what was
 # offered, accepted and shed (HTTP 429), the server's peak RSS, the p99
 # latency of accepted requests, and whether the server survived.
 # Everything runs on 127.0.0.1 and stops by itself.
@@ -15,6 +16,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 kport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/millrace.yaml" <<CONF
 max_pending_bytes: 8MiB
+memory_limit: ${MEMORY_LIMIT:-256MiB}
 CONF
 "$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" \
 	--config "$work/millrace.yaml" > "$work/server.log" 2>&1 &

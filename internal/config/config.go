@@ -48,6 +48,10 @@ type Config struct {
 	// MaxPendingBytes bounds, per shard, data accepted but not yet
 	// persisted; past it appends are shed (HTTP 429).
 	MaxPendingBytes ByteSize `yaml:"max_pending_bytes" toml:"max_pending_bytes"`
+	// MemoryLimit is a soft limit on the whole process's memory, handed to
+	// the Go runtime (as GOMEMLIMIT would be): the collector works harder
+	// as the heap nears it. 0 leaves the runtime's default (no limit).
+	MemoryLimit ByteSize `yaml:"memory_limit" toml:"memory_limit"`
 	// TailCacheBytes is recent data each shard keeps in memory for readers.
 	TailCacheBytes ByteSize `yaml:"tail_cache_bytes" toml:"tail_cache_bytes"`
 	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
@@ -159,6 +163,10 @@ func (c *Config) Validate() error {
 		return bad("segment_age", "%s is not positive", c.SegmentAge)
 	case c.RetentionInterval < Duration(time.Second):
 		return bad("retention_interval", "%s is below the minimum of 1s", c.RetentionInterval)
+	case c.MemoryLimit < 0:
+		return bad("memory_limit", "%s is negative", c.MemoryLimit)
+	case c.MemoryLimit > 0 && c.MemoryLimit < 64<<20:
+		return bad("memory_limit", "%s is below the minimum of 64MiB", c.MemoryLimit)
 	case c.MinFreeDiskBytes < 0:
 		return bad("min_free_disk_bytes", "%s is negative", c.MinFreeDiskBytes)
 	case c.DiskCheckInterval <= 0:

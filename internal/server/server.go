@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,9 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, logger: logger, free: opts.FreeSpace, serveErr: make(chan error, 1), quit: make(chan struct{})}
 	if s.free == nil {
 		s.free = FreeSpace
+	}
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
 	lopts := cfg.LogOptions()
 	lopts.Logger = logger.With("component", "log")
