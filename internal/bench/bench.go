@@ -35,7 +35,7 @@ type Options struct {
 	Duration   time.Duration
 	Producers  int           // concurrent producer clients or HTTP connections; default 2
 	Acks       string        // "all" (default), "leader" or "none" (Kafka); "durable" or "memory" (HTTP)
-	Linger     time.Duration // Kafka producer linger; default 1 ms
+	Linger     time.Duration // Kafka producer linger; 0 = none (send as soon as a connection is free)
 	BatchBytes int           // Kafka producer max batch bytes; default 1 MiB
 	Batch      int           // HTTP records per request; default 1000
 	Rate       int           // records/s, fixed schedule; 0 = as fast as possible
@@ -70,9 +70,6 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Producers <= 0 {
 		o.Producers = 2
-	}
-	if o.Linger <= 0 {
-		o.Linger = time.Millisecond
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 1 << 20

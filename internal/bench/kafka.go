@@ -64,10 +64,11 @@ func (k *kafkaRunner) producerOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.o.Brokers...),
 		kgo.DefaultProduceTopic(k.o.Topic),
-		kgo.ProducerLinger(k.o.Linger),
 		kgo.ProducerBatchMaxBytes(int32(k.o.BatchBytes)),
 		kgo.MaxBufferedRecords(1 << 16),
 	}
+	// Set explicitly: franz-go's own default linger is not zero.
+	opts = append(opts, kgo.ProducerLinger(k.o.Linger))
 	switch k.o.Acks {
 	case "leader", "1":
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
@@ -127,7 +128,9 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, stamp
 				if stampValue {
 					binary.LittleEndian.PutUint64(r.Value, uint64(r.Timestamp.UnixNano()))
 				}
-				cl.Produce(ctx, r, promise)
+				// Records already buffered at the deadline are still delivered
+				// (Flush below), not failed by the run's context.
+				cl.Produce(context.WithoutCancel(ctx), r, promise)
 			}
 			if err := cl.Flush(context.WithoutCancel(ctx)); err != nil {
 				errs[w] = err

@@ -6,7 +6,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/millrace/millrace/internal/bench"
 )
@@ -42,7 +41,7 @@ func runBench(e *env, args []string) error {
 	duration := fs.Duration("duration", 0, "run for this long instead of a count")
 	producers := fs.Int("producers", 2, "concurrent producer clients (Kafka) or connections (HTTP)")
 	acks := fs.String("acks", "all", "Kafka: all, leader or none; HTTP: durable or memory")
-	linger := fs.Duration("linger", time.Millisecond, "Kafka producer linger")
+	linger := fs.Duration("linger", 0, "Kafka producer linger (0: none)")
 	batchBytes := fs.Int("batch-bytes", 1<<20, "Kafka producer max batch bytes")
 	batchRecs := fs.Int("batch", 1000, "HTTP records per request")
 	rate := fs.Int("rate", 0, "records/s on a fixed schedule (0: as fast as possible; required for e2e)")
