@@ -52,6 +52,10 @@ type Config struct {
 	// the Go runtime (as GOMEMLIMIT would be): the collector works harder
 	// as the heap nears it. 0 leaves the runtime's default (no limit).
 	MemoryLimit ByteSize `yaml:"memory_limit" toml:"memory_limit"`
+	// GCPercent sets the Go collector's target (as GOGC would): higher
+	// collects less often, trading memory for fewer pauses. 0 leaves the
+	// runtime's default (GOGC from the environment, else 100).
+	GCPercent int `yaml:"gc_percent" toml:"gc_percent"`
 	// TailCacheBytes is recent data each shard keeps in memory for readers.
 	TailCacheBytes ByteSize `yaml:"tail_cache_bytes" toml:"tail_cache_bytes"`
 	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
@@ -163,6 +167,8 @@ func (c *Config) Validate() error {
 		return bad("segment_age", "%s is not positive", c.SegmentAge)
 	case c.RetentionInterval < Duration(time.Second):
 		return bad("retention_interval", "%s is below the minimum of 1s", c.RetentionInterval)
+	case c.GCPercent < 0:
+		return bad("gc_percent", "%d is negative", c.GCPercent)
 	case c.MemoryLimit < 0:
 		return bad("memory_limit", "%s is negative", c.MemoryLimit)
 	case c.MemoryLimit > 0 && c.MemoryLimit < 64<<20:

@@ -109,6 +109,9 @@ func Start(opts Options) (*Server, error) {
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
 	}
+	if cfg.GCPercent > 0 {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	lopts := cfg.LogOptions()
 	lopts.Logger = logger.With("component", "log")
 	lopts.FS = opts.FS
