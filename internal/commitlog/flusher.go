@@ -220,6 +220,11 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 		c.err = err
 	}
 	l.lastFlush = took
+	biggest := 0
+	for _, c := range chunks {
+		biggest = max(biggest, len(c.buf))
+	}
+	l.chunkHint = max(biggest, l.chunkHint-l.chunkHint/8)
 	l.mu.Unlock()
 	for _, c := range chunks {
 		if err == nil && l.opts.OnDurable != nil && len(c.marks) > 0 {
@@ -242,7 +247,7 @@ func (l *Log) evictLocked() {
 			break
 		}
 		l.cached -= int64(len(c.buf))
-		if cap(c.buf) <= 8<<20 && len(l.free) < 4 {
+		if cap(c.buf) <= 64<<20 && cap(c.buf) >= l.chunkHint && len(l.free) < 8 {
 			l.free = append(l.free, c.buf)
 		}
 		c.buf, c.marks = nil, nil

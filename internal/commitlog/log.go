@@ -192,6 +192,10 @@ type Log struct {
 	closed     bool
 	lastFlush  time.Duration
 	free       [][]byte // chunk buffers to reuse
+	// chunkHint is about how many bytes one flush interval brings: new
+	// chunks are sized for it, so that they rarely grow (and reallocate)
+	// while they fill.
+	chunkHint int
 
 	wake chan struct{} // buffered(1): something to flush
 	quit chan struct{}
@@ -255,11 +259,16 @@ func (l *Log) retryAfter() time.Duration {
 // newChunkLocked starts a chunk at the active position.
 func (l *Log) newChunkLocked() *chunk {
 	c := &chunk{seq: l.activeSeq, pos: l.activeSize, done: make(chan struct{})}
-	if n := len(l.free); n > 0 {
-		c.buf = l.free[n-1][:0]
-		l.free = l.free[:n-1]
-	} else {
-		c.buf = make([]byte, 0, 1<<20)
+	want := max(1<<20, l.chunkHint+l.chunkHint/4)
+	for i := len(l.free) - 1; i >= 0; i-- {
+		if cap(l.free[i]) >= want {
+			c.buf = l.free[i][:0]
+			l.free = append(l.free[:i], l.free[i+1:]...)
+			break
+		}
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, 0, want)
 	}
 	l.mem = append(l.mem, c)
 	l.cur = c

@@ -177,7 +177,10 @@ func (c *conn) readLoop() (graceful bool) {
 // readBody reads a frame of size bytes, growing its buffer as the bytes
 // arrive rather than trusting the size up front.
 func readBody(r io.Reader, size int) ([]byte, error) {
-	buf := make([]byte, 0, min(size, 64<<10))
+	// Up to 1 MiB is allocated at once (a typical produce request, read
+	// without regrowing); past that the buffer grows only as bytes arrive,
+	// so a header claiming a huge size costs nothing until it is sent.
+	buf := make([]byte, 0, min(size, 1<<20))
 	for len(buf) < size {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(size, 2*cap(buf))-len(buf))
