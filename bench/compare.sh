@@ -304,7 +304,7 @@ for system, mode, ack, r, key in rows:
         print(f"| {system} | {mode} | {ack} | {r['n']:,} | {r['rate']:,.0f} | {ms(r['p50'])} | {ms(r['p99'])} | {rat} |")
 print()
 print(f"128-byte records, clients on the same machine, 127.0.0.1. Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.")
-print(f"nats-server {nsv}, natscli {ncv}. millrace: `millrace bench` (franz-go, 2 producer clients, linger 1 ms); "
+print(f"nats-server {nsv}, natscli {ncv}. millrace: `millrace bench` (franz-go, 2 producer clients, linger 0, GC target 400 in the client); "
       f"latency per record from Produce to its ack. NATS: `nats bench js` (1 client); async publish keeps 500 messages in flight "
       f"and its latency is per batch of 500; sync publish latency is per message.")
 PY
