@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -43,7 +44,19 @@ type conn struct {
 	cancel context.CancelFunc
 
 	inflight atomic.Int32 // requests read whose response is not written
+
+	// rbuf is reused for the bodies of produce requests, which dispatch
+	// consumes before it returns (the batches are copied into the commit
+	// log); other requests get a buffer of their own, since their decoded
+	// fields may alias it for longer. Owned by the reader goroutine.
+	rbuf []byte
 }
+
+// produceKey is the Produce API's key.
+const produceKey = 0
+
+// maxReusedBody bounds the request buffer a connection keeps for reuse.
+const maxReusedBody = 16 << 20
 
 // slot is the place of one request's response in the connection's queue.
 type slot struct {
@@ -160,7 +173,7 @@ func (c *conn) readLoop() (graceful bool) {
 			return false
 		}
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ReadTimeout))
-		body, err := readBody(c.br, int(frame))
+		body, reused, err := c.readFrame(int(frame))
 		if err != nil {
 			if isTimeout(err) && c.s.closing.Load() {
 				return true
@@ -168,10 +181,35 @@ func (c *conn) readLoop() (graceful bool) {
 			c.s.logger.Warn("kafka: reading request failed; closing connection", "remote", c.remote, "size", frame, "err", err)
 			return false
 		}
+		if key := int16(binary.BigEndian.Uint16(body)); key != produceKey && reused {
+			body = bytes.Clone(body)
+		}
 		if !c.dispatch(body) {
 			return false
 		}
 	}
+}
+
+// readFrame reads a request body of size bytes into the connection's
+// reusable buffer when it fits (reused is then true), else into a new one
+// that grows as the bytes arrive, kept for reuse if it is not too large.
+func (c *conn) readFrame(size int) (body []byte, reused bool, err error) {
+	if size <= cap(c.rbuf) {
+		body = c.rbuf[:size]
+		if n, err := io.ReadFull(c.br, body); err != nil {
+			return nil, false, fmt.Errorf("read %d of %d bytes: %w", n, size, err)
+		}
+		return body, true, nil
+	}
+	body, err = readBody(c.br, size)
+	if err != nil {
+		return nil, false, err
+	}
+	if cap(body) <= maxReusedBody {
+		c.rbuf = body
+		return body, true, nil
+	}
+	return body, false, nil
 }
 
 // readBody reads a frame of size bytes, growing its buffer as the bytes
