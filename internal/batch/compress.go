@@ -29,6 +29,25 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// streamWriter is a pooled stream encoder (gzip, lz4).
+type streamWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// streamCompress runs src through a pooled stream encoder whose output is
+// appended to dst through out.
+func streamCompress(w streamWriter, out *appendWriter, dst, src []byte) ([]byte, error) {
+	out.b = dst
+	w.Reset(out)
+	_, err := w.Write(src)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	dst, out.b = out.b, nil
+	return dst, err
+}
+
 // compress appends the records section src compressed with c to dst.
 func compress(c Compression, dst, src []byte) ([]byte, error) {
 	out, err := compressRaw(c, dst, src)
@@ -47,14 +66,7 @@ func compressRaw(c Compression, dst, src []byte) ([]byte, error) {
 	case Gzip:
 		e := gzipEncoders.Get().(*gzipEncoder)
 		defer gzipEncoders.Put(e)
-		e.out.b = dst
-		e.w.Reset(&e.out)
-		_, err := e.w.Write(src)
-		if cerr := e.w.Close(); err == nil {
-			err = cerr
-		}
-		dst, e.out.b = e.out.b, nil
-		return dst, err
+		return streamCompress(e.w, &e.out, dst, src)
 	case Snappy:
 		// A raw snappy block, as franz-go and librdkafka produce; Java
 		// consumers' SnappyInputStream reads it as well as xerial framing.
@@ -68,14 +80,7 @@ func compressRaw(c Compression, dst, src []byte) ([]byte, error) {
 	case LZ4:
 		e := lz4Encoders.Get().(*lz4Encoder)
 		defer lz4Encoders.Put(e)
-		e.out.b = dst
-		e.w.Reset(&e.out)
-		_, err := e.w.Write(src)
-		if cerr := e.w.Close(); err == nil {
-			err = cerr
-		}
-		dst, e.out.b = e.out.b, nil
-		return dst, err
+		return streamCompress(e.w, &e.out, dst, src)
 	case Zstd:
 		return zstdEncoder().EncodeAll(src, dst), nil
 	}
