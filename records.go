@@ -2,6 +2,7 @@ package millrace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -23,6 +24,10 @@ type Record struct {
 	Value     []byte
 	Headers   []Header
 }
+
+// errStopDecode ends a batch.Records walk early; it never leaves the
+// package.
+var errStopDecode = errors.New("millrace: stop decoding")
 
 var builders = sync.Pool{New: func() any { return new(builderBuf) }}
 
@@ -87,7 +92,6 @@ func (l *Log) Read(topicName string, part int32, offset int64, opts ReadOptions)
 	}
 	var out []Record
 	next := offset
-	stop := fmt.Errorf("enough")
 	for len(data) > 0 && len(out) < opts.MaxRecords {
 		b, rest, err := batch.Next(data)
 		if err != nil {
@@ -99,13 +103,13 @@ func (l *Log) Read(topicName string, part int32, offset int64, opts ReadOptions)
 				return nil
 			}
 			if len(out) >= opts.MaxRecords {
-				return stop
+				return errStopDecode
 			}
 			out = append(out, toRecord(r))
 			next = r.Offset + 1
 			return nil
 		})
-		if err != nil && err != stop {
+		if err != nil && err != errStopDecode {
 			return out, res, fmt.Errorf("millrace: read %s/%d at %d: %w", topicName, part, offset, err)
 		}
 		if err == nil {
@@ -161,15 +165,14 @@ func (l *Log) OffsetForTime(topicName string, part int32, ts time.Time) (int64, 
 		return 0, fmt.Errorf("millrace: offset for time in %s/%d: %w", topicName, part, err)
 	}
 	found := int64(-1)
-	stop := fmt.Errorf("found")
 	err = batch.Records(payload, func(r *batch.Record) error {
 		if r.Timestamp >= target && r.Offset >= logStart {
 			found = r.Offset
-			return stop
+			return errStopDecode
 		}
 		return nil
 	})
-	if err != nil && err != stop {
+	if err != nil && err != errStopDecode {
 		return 0, fmt.Errorf("millrace: offset for time in %s/%d: %w", topicName, part, err)
 	}
 	if found < 0 {

@@ -30,13 +30,8 @@ func (l *Log) TopicByID(id [16]byte) (TopicInfo, error) {
 // TopicID returns a topic's Kafka topic id and partition count from memory,
 // or an error matching ErrUnknownTopic.
 func (l *Log) TopicID(name string) (id [16]byte, partitions int32, err error) {
-	t, err := l.lookupTopic(name)
-	if err != nil {
-		return id, 0, err
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return t.meta.UUID, int32(len(t.parts)), nil
+	ti, err := l.Topic(name)
+	return ti.ID, ti.Partitions, err
 }
 
 // AutoCreate reports whether appends (and Kafka metadata requests) create
@@ -53,26 +48,30 @@ func (l *Log) TopicDefaults() (partitions int32, cfg TopicConfig) {
 // does not exist and auto-create is on; otherwise an unknown topic fails
 // with ErrUnknownTopic.
 func (l *Log) EnsureTopic(name string) (TopicInfo, error) {
-	t, err := l.lookupTopic(name)
-	if err == nil {
-		l.mu.RLock()
-		defer l.mu.RUnlock()
-		return topicInfo(t), nil
-	}
-	if !errors.Is(err, ErrUnknownTopic) || l.opts.DisableAutoCreate {
-		return TopicInfo{}, err
-	}
-	ti, err := l.CreateTopic(name, l.opts.DefaultPartitions, nil)
-	if errors.Is(err, ErrTopicExists) {
-		t, err := l.lookupTopic(name)
-		if err != nil {
+	ti, err := l.Topic(name)
+	if errors.Is(err, ErrUnknownTopic) && !l.opts.DisableAutoCreate {
+		if err := l.createDefault(name); err != nil {
 			return TopicInfo{}, err
 		}
-		l.mu.RLock()
-		defer l.mu.RUnlock()
-		return topicInfo(t), nil
+		return l.Topic(name)
 	}
 	return ti, err
+}
+
+// Topic returns a topic's description from memory (no per-partition
+// state: see DescribeTopic for that), or an error matching
+// ErrUnknownTopic.
+func (l *Log) Topic(name string) (TopicInfo, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return TopicInfo{}, ErrClosed
+	}
+	t := l.topics[name]
+	if t == nil {
+		return TopicInfo{}, fmt.Errorf("millrace: topic %q: %w", name, ErrUnknownTopic)
+	}
+	return topicInfo(t), nil
 }
 
 // MaxTimestamp returns the offset and timestamp of the first record with
@@ -99,29 +98,15 @@ func (l *Log) MaxTimestamp(topicName string, part int32) (offset, ts int64, err 
 		return -1, -1, fmt.Errorf("millrace: max timestamp of %s/%d: %w", topicName, part, err)
 	}
 	offset, ts = e.last, e.maxTs
-	stop := errors.New("found")
 	err = batch.Records(payload, func(r *batch.Record) error {
 		if r.Timestamp == maxTs && r.Offset >= logStart {
 			offset = r.Offset
-			return stop
+			return errStopDecode
 		}
 		return nil
 	})
-	if err != nil && err != stop {
+	if err != nil && err != errStopDecode {
 		return -1, -1, fmt.Errorf("millrace: max timestamp of %s/%d: %w", topicName, part, err)
 	}
 	return offset, ts, nil
-}
-
-// Topic returns a topic's description from memory (no per-partition
-// state: see DescribeTopic for that), or an error matching
-// ErrUnknownTopic.
-func (l *Log) Topic(name string) (TopicInfo, error) {
-	t, err := l.lookupTopic(name)
-	if err != nil {
-		return TopicInfo{}, err
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return topicInfo(t), nil
 }

@@ -100,13 +100,21 @@ func (l *Log) Topics() []TopicInfo {
 
 // DescribeTopic returns a topic and the state of each of its partitions.
 func (l *Log) DescribeTopic(name string) (TopicInfo, []PartitionInfo, error) {
-	t, err := l.lookupTopic(name)
-	if err != nil {
-		return TopicInfo{}, nil, err
-	}
 	l.mu.RLock()
-	ti, parts := topicInfo(t), t.parts
+	t := l.topics[name]
+	closed := l.closed
+	var ti TopicInfo
+	var parts []*partition
+	if t != nil {
+		ti, parts = topicInfo(t), t.parts
+	}
 	l.mu.RUnlock()
+	switch {
+	case closed:
+		return TopicInfo{}, nil, ErrClosed
+	case t == nil:
+		return TopicInfo{}, nil, fmt.Errorf("millrace: topic %q: %w", name, ErrUnknownTopic)
+	}
 	infos := make([]PartitionInfo, len(parts))
 	for i, p := range parts {
 		infos[i] = p.info()
@@ -170,19 +178,6 @@ func (l *Log) checkOpen() error {
 	return nil
 }
 
-func (l *Log) lookupTopic(name string) (*topic, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closed {
-		return nil, ErrClosed
-	}
-	t := l.topics[name]
-	if t == nil {
-		return nil, fmt.Errorf("millrace: topic %q: %w", name, ErrUnknownTopic)
-	}
-	return t, nil
-}
-
 // lookup finds a partition and its topic's config; with create, an unknown
 // topic is created with the default partition count and config (if
 // auto-create is on).
@@ -206,7 +201,7 @@ func (l *Log) lookup(name string, index int32, create bool) (*partition, TopicCo
 		if !create || l.opts.DisableAutoCreate {
 			return nil, cfg, fmt.Errorf("millrace: topic %q: %w", name, ErrUnknownTopic)
 		}
-		if _, err := l.CreateTopic(name, l.opts.DefaultPartitions, nil); err != nil && !errors.Is(err, manifest.ErrTopicExists) {
+		if err := l.createDefault(name); err != nil {
 			return nil, cfg, err
 		}
 		return l.lookup(name, index, false)
@@ -214,13 +209,17 @@ func (l *Log) lookup(name string, index int32, create bool) (*partition, TopicCo
 	return nil, cfg, fmt.Errorf("millrace: topic %q has %d partitions, no partition %d: %w", name, len(t.parts), index, ErrUnknownPartition)
 }
 
+// createDefault creates a topic with the auto-create defaults; a topic
+// created meanwhile by someone else is fine.
+func (l *Log) createDefault(name string) error {
+	if _, err := l.CreateTopic(name, l.opts.DefaultPartitions, nil); err != nil && !errors.Is(err, manifest.ErrTopicExists) {
+		return err
+	}
+	return nil
+}
+
 // Partitions returns the partition count of a topic.
 func (l *Log) Partitions(name string) (int32, error) {
-	t, err := l.lookupTopic(name)
-	if err != nil {
-		return 0, err
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return int32(len(t.parts)), nil
+	ti, err := l.Topic(name)
+	return ti.Partitions, err
 }
