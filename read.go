@@ -3,6 +3,7 @@ package millrace
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // ReadResult is what a read returns besides its data.
@@ -50,7 +51,7 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: log starts at %d, high watermark %d: %w",
 			topicName, part, offset, res.LogStartOffset, res.HighWatermark, ErrOffsetOutOfRange)
 	}
-	total, biggest := 0, int32(0)
+	total := 0
 	for i := p.findLocked(offset); i < len(p.entries); i++ {
 		e := p.entries[i]
 		if e.last >= limit || (len(refs) > 0 && total+int(e.size) > maxBytes) {
@@ -58,19 +59,21 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		}
 		refs = append(refs, batchRef{seq: e.seq, pos: e.pos, size: e.size, last: e.last})
 		total += int(e.size)
-		biggest = max(biggest, e.size)
 	}
 	p.mu.RUnlock()
-	scratch := make([]byte, biggest)
+	dst = slices.Grow(dst, total)
 	for _, r := range refs {
-		payload, err := p.shard.cl().ReadEntry(r.seq, r.pos, r.size, scratch)
+		// The frame is read into dst's spare capacity and its payload
+		// moved down over the frame header: no buffer of its own.
+		n := len(dst)
+		payload, err := p.shard.cl().ReadEntry(r.seq, r.pos, r.size, dst[n:n+int(r.size)])
 		if err != nil {
-			if len(dst) > 0 && res.NextOffset > offset {
+			if res.NextOffset > offset {
 				break // serve what was read; the next read reports the error
 			}
 			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
 		}
-		dst = append(dst, payload...)
+		dst = dst[:n+copy(dst[n:n+int(r.size)], payload)]
 		res.NextOffset = r.last + 1
 	}
 	return dst, res, nil
