@@ -47,8 +47,8 @@ type partition struct {
 	gen atomic.Uint64
 }
 
-// waitChanLocked returns a channel closed at the next watermark move. The
-// caller holds p.mu (read or write).
+// waitChan returns a channel closed at the next watermark move. Take it
+// before reading the watermarks, so that a move in between is not missed.
 func (p *partition) waitChan() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -39,7 +39,8 @@ func newShard(l *Log, id int32) *shard {
 }
 
 // noteEntry records that partition p stored a batch at e (from an append
-// or a replay). It returns whether the batch is p's first in that segment.
+// or a replay): it extends p's span in that segment, and counts p as a
+// reference to the segment if this is its first batch there.
 func (s *shard) noteEntry(p *partition, e indexEntry, records int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
