@@ -189,7 +189,7 @@ func httpProducer(ctx context.Context, addr string, led *ledger, cycle, w int) {
 		vals := make([]string, 50)
 		for i := range vals {
 			vals[i] = fmt.Sprintf("h-%d-%d-%d-%d", cycle, w, n, i)
-			fmt.Fprintf(&body, "{\"key\":\"k%d\",\"value\":%q}\n", i%7, vals[i])
+			fmt.Fprintf(&body, "{\"key\":\"k%d\",\"value\":%q}\n", (n*50+i)%64, vals[i])
 		}
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/v1/topics/"+httpTopic+"/records?ack=durable", &body)
 		req.Header.Set("Content-Type", "application/x-ndjson")
@@ -332,8 +332,9 @@ func verify(t *testing.T, srv *server, led *ledger) {
 	if len(led.reused) > 0 {
 		t.Fatalf("offsets acknowledged twice: %v", led.reused[:min(5, len(led.reused))])
 	}
-	if len(led.httpAcked) == 0 || len(led.idemAcked) == 0 {
-		t.Fatalf("nothing acknowledged (http %d, kafka %d): the run tested nothing", len(led.httpAcked), len(led.idemAcked))
+	if len(led.httpAcked) == 0 || len(led.idemAcked) == 0 || len(led.committed) == 0 {
+		t.Fatalf("nothing acknowledged (http %d, kafka %d, group commits on %d partitions): the run tested nothing",
+			len(led.httpAcked), len(led.idemAcked), len(led.committed))
 	}
 	seen := map[string]int{}
 	for part := int32(0); part < partitions; part++ {
