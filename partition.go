@@ -42,6 +42,9 @@ type partition struct {
 	deleted  bool
 
 	durable atomic.Int64 // durable watermark: offsets below it are fsynced
+	// waiting is set while notify is non-nil, so that the flusher, which
+	// moves durable for every batch, takes mu only when a reader waits.
+	waiting atomic.Bool
 	// gen counts reopenings of the shard's storage after a failure; an
 	// append's durability is only judged within its generation.
 	gen atomic.Uint64
@@ -54,6 +57,7 @@ func (p *partition) waitChan() <-chan struct{} {
 	defer p.mu.Unlock()
 	if p.notify == nil {
 		p.notify = make(chan struct{})
+		p.waiting.Store(true)
 	}
 	return p.notify
 }
@@ -63,6 +67,7 @@ func (p *partition) wakeLocked() {
 	if p.notify != nil {
 		close(p.notify)
 		p.notify = nil
+		p.waiting.Store(false)
 	}
 }
 

@@ -146,8 +146,12 @@ func onDurable(marks []commitlog.Mark) {
 		if m.Value > p.durable.Load() {
 			p.durable.Store(m.Value)
 		}
-		p.mu.Lock()
-		p.wakeLocked()
-		p.mu.Unlock()
+		// A waiter sets waiting before it reads durable (both atomic), so
+		// either it sees the new watermark or this sees it waiting.
+		if p.waiting.Load() {
+			p.mu.Lock()
+			p.wakeLocked()
+			p.mu.Unlock()
+		}
 	}
 }
