@@ -218,6 +218,9 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 		l.pending -= int64(len(c.buf))
 		l.cached += int64(len(c.buf))
 		c.err = err
+		if err == nil {
+			l.shrinkLocked(c)
+		}
 	}
 	l.lastFlush = took
 	biggest := 0
@@ -237,8 +240,33 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 	l.mu.Unlock()
 }
 
+// shrinkLocked fits a durable chunk's buffer to its bytes when it used
+// little of it (a group commit at a quiet moment), and hands the large
+// buffer back for the next chunk. The tail cache is bounded by the bytes it
+// holds; without this it would pin a whole chunk buffer (1 MiB or more) per
+// small commit, and every new chunk would need a fresh buffer.
+func (l *Log) shrinkLocked(c *chunk) {
+	if len(c.buf) > cap(c.buf)/2 || cap(c.buf)-len(c.buf) < 64<<10 {
+		return
+	}
+	fit := make([]byte, len(c.buf))
+	copy(fit, c.buf)
+	l.recycleLocked(c.buf)
+	c.buf = fit
+}
+
+// recycleLocked keeps a chunk buffer no reader can see any more for reuse,
+// if it is of a useful size and the free list has room.
+func (l *Log) recycleLocked(buf []byte) {
+	if cap(buf) <= 64<<20 && cap(buf) >= l.chunkHint && len(l.free) < 8 {
+		l.free = append(l.free, buf[:0])
+	}
+}
+
 // evictLocked drops the oldest durable chunks past the tail cache bound and
-// keeps their buffers for reuse.
+// keeps their buffers for reuse. The front of l.mem is resliced away, not
+// copied down: with many small chunks cached, a copy per eviction would
+// cost the whole cache's length on every group commit.
 func (l *Log) evictLocked() {
 	n := 0
 	for n < l.unflushed && (l.cached > l.opts.TailCacheBytes || l.failed != nil) {
@@ -247,16 +275,13 @@ func (l *Log) evictLocked() {
 			break
 		}
 		l.cached -= int64(len(c.buf))
-		if cap(c.buf) <= 64<<20 && cap(c.buf) >= l.chunkHint && len(l.free) < 8 {
-			l.free = append(l.free, c.buf)
-		}
+		l.recycleLocked(c.buf)
 		c.buf, c.marks = nil, nil
 		n++
 	}
 	if n > 0 {
-		copy(l.mem, l.mem[n:])
-		clear(l.mem[len(l.mem)-n:])
-		l.mem = l.mem[:len(l.mem)-n]
+		clear(l.mem[:n])
+		l.mem = l.mem[n:]
 		l.unflushed -= n
 	}
 }

@@ -421,3 +421,41 @@ func TestFailedRenameDuringRecoveryFailsOpenCleanly(t *testing.T) {
 		t.Fatalf("after the fault cleared: cut %+v", rep.Cut)
 	}
 }
+
+// A quiet log commits one small entry at a time. Its tail cache must hold
+// those entries' bytes, not a whole chunk buffer each: the memory it pins
+// stays near its bound, and the entries stay readable from it.
+func TestTailCacheOfSmallCommitsHoldsTheirBytesNotWholeBuffers(t *testing.T) {
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncNever}, TailCacheBytes: 1 << 20})
+	defer l.Close()
+	var last Appended
+	for i := range 2000 {
+		a, err := l.Append(1, payloadOf(i), Mark{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Wait(); err != nil {
+			t.Fatalf("wait %d: %v", i, err)
+		}
+		last = a
+	}
+	l.mu.Lock()
+	var pinned int64
+	for _, c := range l.mem {
+		pinned += int64(cap(c.buf))
+	}
+	chunks := len(l.mem)
+	l.mu.Unlock()
+	if chunks < 1000 {
+		t.Fatalf("the tail cache holds %d chunks; 2000 single-entry commits of about 60 bytes fit in 1 MiB", chunks)
+	}
+	// Whole buffers would pin about 2000 MiB; fitted ones about 120 KiB, plus
+	// the one buffer of the chunk being filled.
+	if pinned > 4<<20 {
+		t.Fatalf("the tail cache of %d small chunks pins %d bytes of buffers; want under 4 MiB", chunks, pinned)
+	}
+	p, err := l.ReadEntry(last.Seq, last.Pos, last.Size, nil)
+	if err != nil || !bytes.Equal(p, payloadOf(1999)) {
+		t.Fatalf("the last entry read back as %q, %v", p, err)
+	}
+}
