@@ -81,24 +81,50 @@ func (k *kafkaRunner) producerOpts() []kgo.Opt {
 }
 
 // produce runs Producers clients that share the record count (or run until
-// ctx ends). With a rate, each record's Timestamp is its intended send
-// time; latency is measured from it when the produce promise completes.
+// ctx ends). Each record carries its send time (its intended send time
+// with a rate) in its first 8 bytes; latency is measured from it when the
+// produce promise completes.
 func (k *kafkaRunner) produce(ctx context.Context, m *meter, rate int) error {
-	return k.produceWith(ctx, m, rate, false)
+	return k.produceWith(ctx, m, rate, newClock(), true)
 }
 
-func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, stampValue bool) error {
+// clock stamps send times into record values as monotonic nanoseconds
+// since the run began. A record's Timestamp cannot carry them: franz-go
+// truncates it to the millisecond (Kafka's unit), which drops Go's
+// monotonic reading and would add 0 to 1 ms to every latency measured.
+type clock struct{ base time.Time }
+
+func newClock() clock { return clock{base: time.Now()} }
+
+// stamp writes t into v[:8]; v must hold 8 bytes.
+func (c clock) stamp(v []byte, t time.Time) {
+	binary.LittleEndian.PutUint64(v, uint64(t.Sub(c.base)))
+}
+
+// since returns how long ago the time stamped in v was.
+func (c clock) since(v []byte) time.Duration {
+	return time.Since(c.base) - time.Duration(binary.LittleEndian.Uint64(v))
+}
+
+// produceWith produces; measure says whether the promise records each
+// record's latency into m (e2e measures at the consumer instead).
+func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk clock, measure bool) error {
 	sched := newSchedule(rate)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, k.o.Producers)
+	stamped := k.o.RecordSize >= 8
 	pool := sync.Pool{New: func() any { return &kgo.Record{Value: make([]byte, k.o.RecordSize)} }}
 	promise := func(r *kgo.Record, err error) {
 		if err != nil {
 			m.errors.Add(1)
 		} else {
 			m.add(1, int64(len(r.Value)))
-			if !stampValue {
+			switch {
+			case measure && stamped:
+				m.hist.Record(clk.since(r.Value))
+			case measure:
+				// Too small to carry a stamp: the millisecond Timestamp.
 				m.hist.Record(time.Since(r.Timestamp))
 			}
 		}
@@ -122,11 +148,13 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, stamp
 					break
 				}
 				r := pool.Get().(*kgo.Record)
+				at := time.Now()
 				if sched != nil {
-					r.Timestamp = sched.wait(ctx, i)
+					at = sched.wait(ctx, i)
 				}
-				if stampValue {
-					binary.LittleEndian.PutUint64(r.Value, uint64(r.Timestamp.UnixNano()))
+				r.Timestamp = at
+				if stamped {
+					clk.stamp(r.Value, at)
 				}
 				// Records already buffered at the deadline are still delivered
 				// (Flush below), not failed by the run's context.
@@ -196,6 +224,7 @@ func (k *kafkaRunner) e2e(ctx context.Context, m *meter) error {
 	}
 	defer cl.Close()
 	pm := &meter{hist: new(Histogram)}
+	clk := newClock()
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	done := make(chan error, 1)
@@ -204,8 +233,7 @@ func (k *kafkaRunner) e2e(ctx context.Context, m *meter) error {
 		for cctx.Err() == nil && (k.o.Count <= 0 || got < k.o.Count) {
 			cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) {
 				if len(r.Value) >= 8 {
-					sent := time.Unix(0, int64(binary.LittleEndian.Uint64(r.Value)))
-					m.hist.Record(time.Since(sent))
+					m.hist.Record(clk.since(r.Value))
 					m.add(1, int64(len(r.Value)))
 					got++
 				}
@@ -213,7 +241,7 @@ func (k *kafkaRunner) e2e(ctx context.Context, m *meter) error {
 		}
 		done <- nil
 	}()
-	perr := k.produceWith(ctx, pm, k.o.Rate, true)
+	perr := k.produceWith(ctx, pm, k.o.Rate, clk, false)
 	if k.o.Count <= 0 {
 		// A timed run: give the consumer a moment to drain, then stop it.
 		time.Sleep(200 * time.Millisecond)
