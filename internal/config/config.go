@@ -56,6 +56,10 @@ type Config struct {
 	// collects less often, trading memory for fewer pauses. 0 leaves the
 	// runtime's default (GOGC from the environment, else 100).
 	GCPercent int `yaml:"gc_percent" toml:"gc_percent"`
+	// PprofAddr, if set, serves Go's runtime profiles (net/http/pprof
+	// under /debug/pprof/) on its own listener at this address, for
+	// profiling a server under load. Empty (the default) serves none.
+	PprofAddr string `yaml:"pprof_addr" toml:"pprof_addr"`
 	// TailCacheBytes is recent data each shard keeps in memory for readers.
 	TailCacheBytes ByteSize `yaml:"tail_cache_bytes" toml:"tail_cache_bytes"`
 	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
@@ -143,6 +147,11 @@ func (c *Config) Validate() error {
 		}
 		if host, port, _ := net.SplitHostPort(a); host == "" || port == "0" {
 			return bad("kafka_advertised_addr", "%q: clients need a host and a port", a)
+		}
+	}
+	if c.PprofAddr != "" {
+		if err := checkAddr(c.PprofAddr); err != nil {
+			return bad("pprof_addr", "%v", err)
 		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {

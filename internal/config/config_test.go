@@ -129,6 +129,7 @@ func TestErrorsNameTheBadField(t *testing.T) {
 		{name: "tiny pending", file: "max_pending_bytes: 10\n", want: "max_pending_bytes"},
 		{name: "tiny memory limit", file: "memory_limit: 1MiB\n", want: "memory_limit"},
 		{name: "negative gc percent", file: "gc_percent: -5\n", want: "gc_percent"},
+		{name: "pprof address without a port", file: "pprof_addr: localhost\n", want: "pprof_addr"},
 		{name: "bad size", file: "segment_bytes: lots\n", want: "lots"},
 		{name: "bad duration", file: "retention_interval: 30\n", want: "not a duration"},
 		{name: "bad partitions", file: "default_topic:\n  partitions: 0\n", want: "default_topic.partitions"},

@@ -28,6 +28,7 @@ var settings = []setting{
 	{"kafka-addr", "MILLRACE_KAFKA_ADDR", "Kafka protocol listen address, HOST:PORT", func(c *Config) *string { return &c.KafkaAddr }},
 	{"kafka-advertised-addr", "MILLRACE_KAFKA_ADVERTISED_ADDR", "address Kafka clients are told to connect to, HOST:PORT (default: the listen address)",
 		func(c *Config) *string { return &c.KafkaAdvertisedAddr }},
+	{"pprof-addr", "MILLRACE_PPROF_ADDR", "serve Go runtime profiles (/debug/pprof/) on this HOST:PORT; empty: off", func(c *Config) *string { return &c.PprofAddr }},
 	{"log-format", "MILLRACE_LOG_FORMAT", "log format: text or json", func(c *Config) *string { return &c.LogFormat }},
 	{"log-level", "MILLRACE_LOG_LEVEL", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }},
 }

@@ -6,7 +6,8 @@
 //
 // # Goroutines
 //
-// Start launches three, all owned by the Server and stopped by Shutdown:
+// Start launches three, all owned by the Server and stopped by Shutdown
+// (a fourth, the pprof listener of pprof.go, when pprof_addr is set):
 // the HTTP server's accept loop, the disk monitor (free space every
 // disk_check_interval; below min_free_disk_bytes the API turns read-only,
 // and back when space returns) and the retention loop (Log.EnforceRetention
@@ -77,6 +78,9 @@ type Server struct {
 
 	kafka   *kafka.Server // the Kafka listener (kafka.go)
 	kafkaLn net.Listener
+
+	pprofSrv *http.Server // runtime profiles, if pprof_addr is set (pprof.go)
+	pprofLn  net.Listener
 
 	freeBytes atomic.Uint64
 	freeKnown atomic.Bool
@@ -169,6 +173,14 @@ func Start(opts Options) (*Server, error) {
 		l.Close()
 		return nil, err
 	}
+	if err := s.startPprof(); err != nil {
+		s.stopKafka(context.Background())
+		s.httpSrv.Close()
+		close(s.quit)
+		s.wg.Wait()
+		l.Close()
+		return nil, err
+	}
 	s.api.SetReady(true)
 	logger.Info("millrace serving", "version", opts.Version, "http_addr", ln.Addr().String(), "kafka_addr", s.KafkaAddr(),
 		"data", cfg.Data, "fsync", cfg.Fsync, "shards", cfg.Shards, "recovered_in", time.Since(started).Round(time.Millisecond).String())
@@ -208,6 +220,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 		s.logger.Warn("in-flight requests did not finish in time; closing their connections", "err", err)
 		s.httpSrv.Close()
 	}
+	s.stopPprof()
 	close(s.quit)
 	s.wg.Wait()
 	s.logger.Info("closing the log: flushing and syncing")
