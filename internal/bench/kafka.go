@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,25 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// codecs are the producer's batch compression choices by name.
+var codecs = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+// randomValue returns n random bytes: a record value no codec can shrink,
+// so that the bytes measured are the bytes the server stores. (franz-go
+// compresses with snappy unless told otherwise; zeroed values would
+// shrink some hundredfold.)
+func randomValue(n int) []byte {
+	v := make([]byte, n)
+	rand.Read(v)
+	return v
+}
 
 // kafkaRunner drives a server over the Kafka protocol with franz-go.
 type kafkaRunner struct {
@@ -66,12 +86,13 @@ func (k *kafkaRunner) producerOpts() []kgo.Opt {
 		kgo.DefaultProduceTopic(k.o.Topic),
 		kgo.ProducerBatchMaxBytes(int32(k.o.BatchBytes)),
 		kgo.MaxBufferedRecords(1 << 16),
+		kgo.ProducerBatchCompression(codecs[k.o.Compression]),
 	}
 	// Set explicitly: franz-go's own default linger is not zero.
 	opts = append(opts, kgo.ProducerLinger(k.o.Linger))
 	switch k.o.Acks {
 	case "leader", "1":
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
 	case "none", "0":
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 	default:
@@ -114,7 +135,7 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 	var wg sync.WaitGroup
 	errs := make([]error, k.o.Producers)
 	stamped := k.o.RecordSize >= 8
-	pool := sync.Pool{New: func() any { return &kgo.Record{Value: make([]byte, k.o.RecordSize)} }}
+	pool := sync.Pool{New: func() any { return &kgo.Record{Value: randomValue(k.o.RecordSize)} }}
 	promise := func(r *kgo.Record, err error) {
 		if err != nil {
 			m.errors.Add(1)
@@ -148,9 +169,11 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 					break
 				}
 				r := pool.Get().(*kgo.Record)
-				at := time.Now()
+				var at time.Time
 				if sched != nil {
 					at = sched.wait(ctx, i)
+				} else {
+					at = time.Now()
 				}
 				r.Timestamp = at
 				if stamped {

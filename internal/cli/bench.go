@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -45,10 +47,12 @@ func runBench(e *env, args []string) error {
 	acks := fs.String("acks", "all", "Kafka: all, leader or none; HTTP: durable or memory")
 	linger := fs.Duration("linger", 0, "Kafka producer linger (0: none)")
 	batchBytes := fs.Int("batch-bytes", 1<<20, "Kafka producer max batch bytes")
+	compression := fs.String("compression", "none", "Kafka producer batch codec: none, gzip, snappy, lz4 or zstd (values are random bytes)")
 	batchRecs := fs.Int("batch", 1000, "HTTP records per request")
 	rate := fs.Int("rate", 0, "records/s on a fixed schedule (0: as fast as possible; required for e2e)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -58,7 +62,7 @@ func runBench(e *env, args []string) error {
 	}
 	o := bench.Options{Mode: pos[0], Transport: *transport, Brokers: strings.Split(*brokers, ","), HTTPURL: *server,
 		Topic: *topic, Partitions: int32(*partitions), RecordSize: *size, Count: *count, Duration: *duration,
-		Producers: *producers, Acks: *acks, Linger: *linger, BatchBytes: *batchBytes, Batch: *batchRecs, Rate: *rate}
+		Producers: *producers, Acks: *acks, Linger: *linger, BatchBytes: *batchBytes, Compression: *compression, Batch: *batchRecs, Rate: *rate}
 	if !*quiet {
 		o.Progress = e.stderr
 	}
@@ -66,6 +70,17 @@ func runBench(e *env, args []string) error {
 		// A load generator allocates a record per send; collecting less
 		// often keeps its own pauses out of the latencies it measures.
 		debug.SetGCPercent(400)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: cpu profile to %s: %w", *cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -60,7 +60,9 @@ const maxReusedBody = 16 << 20
 
 // slot is the place of one request's response in the connection's queue.
 type slot struct {
-	corr int32
+	corr  int32
+	key   int16     // the request's API
+	start time.Time // when the request had been read whole
 	done chan struct{} // closed once resp is set
 	resp kmsg.Response // nil: no response is sent (acks=0)
 	once sync.Once
@@ -244,6 +246,7 @@ func isTimeout(err error) bool {
 // when the connection must be closed: a malformed header or body, or an
 // API key the protocol library does not know (Kafka closes then too).
 func (c *conn) dispatch(body []byte) bool {
+	start := time.Now()
 	rd := kbin.Reader{Src: body}
 	key, version, corr := rd.Int16(), rd.Int16(), rd.Int32()
 	clientID := rd.NullableString()
@@ -260,7 +263,7 @@ func (c *conn) dispatch(body []byte) bool {
 	if key == apiVersionsKey && (version < 0 || version > a.max) {
 		// KIP-511: answer in v0 form so that any client can read the
 		// supported range and retry.
-		sl := c.push(corr)
+		sl := c.push(corr, key, start)
 		if sl == nil {
 			return false
 		}
@@ -282,7 +285,7 @@ func (c *conn) dispatch(body []byte) bool {
 			"api", kmsg.NameForKey(key), "version", version, "err", err)
 		return false
 	}
-	sl := c.push(corr)
+	sl := c.push(corr, key, start)
 	if sl == nil {
 		return false
 	}
@@ -300,8 +303,8 @@ func (c *conn) dispatch(body []byte) bool {
 
 // push queues a slot for the next response, waiting while maxInFlight are
 // queued. It returns nil if the connection was abandoned meanwhile.
-func (c *conn) push(corr int32) *slot {
-	sl := &slot{corr: corr, done: make(chan struct{})}
+func (c *conn) push(corr int32, key int16, start time.Time) *slot {
+	sl := &slot{corr: corr, key: key, start: start, done: make(chan struct{})}
 	c.inflight.Add(1)
 	select {
 	case c.queue <- sl:
@@ -339,6 +342,7 @@ func (c *conn) writeLoop() {
 		}
 		c.inflight.Add(-1)
 		if sl.resp == nil {
+			c.observe(sl)
 			continue
 		}
 		buf = appendResponse(buf[:0], sl.corr, sl.resp)
@@ -348,6 +352,7 @@ func (c *conn) writeLoop() {
 			c.abort()
 			return
 		}
+		c.observe(sl)
 		if cap(buf) > 1<<20 {
 			buf = nil // do not keep a large fetch's buffer per connection
 		}
@@ -361,6 +366,13 @@ func (c *conn) writeLoop() {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	bw.Flush()
+}
+
+// observe reports a finished request to the OnRequest hook.
+func (c *conn) observe(sl *slot) {
+	if h := c.s.cfg.OnRequest; h != nil {
+		h(kmsg.NameForKey(sl.key), time.Since(sl.start))
+	}
 }
 
 // appendResponse appends a response frame: size, correlation id, the

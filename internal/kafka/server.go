@@ -73,6 +73,11 @@ type Config struct {
 	ReadOnly func() bool
 	// Logger receives connection and protocol errors; default discards.
 	Logger *slog.Logger
+	// OnRequest, if set, is called by each connection's writer goroutine
+	// once a response is written (or, for acks=0 produce, the request is
+	// done), with the API's name and the time since the request had been
+	// read whole. It must be quick.
+	OnRequest func(api string, took time.Duration)
 }
 
 func (c *Config) setDefaults() {

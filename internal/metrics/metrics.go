@@ -48,6 +48,7 @@ type Metrics struct {
 	appendRecords, appendBytes *prometheus.CounterVec
 	readRecords, readBytes     *prometheus.CounterVec
 	httpDuration               *prometheus.HistogramVec
+	kafkaDuration              *prometheus.HistogramVec
 	shed                       *prometheus.CounterVec
 	retentionPasses            prometheus.Counter
 	retentionPartitions        prometheus.Counter
@@ -76,12 +77,17 @@ func New(src Source) *Metrics {
 		Help:    "HTTP request latency by route pattern and status code (streams count until they end).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"route", "code"})
+	m.kafkaDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "millrace", Name: "kafka_request_duration_seconds",
+		Help:    "Kafka protocol request latency by API, from the request read whole to its response written (long-poll fetches count their wait).",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 1.5, 30), // 50 µs .. 6.4 s, each 1.5× the last
+	}, []string{"api"})
 	m.retentionPasses = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "millrace", Name: "retention_passes_total", Help: "Retention passes run."})
 	m.retentionPartitions = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "millrace", Name: "retention_partitions_advanced_total",
 		Help: "Partition log starts moved forward by retention."})
 	m.retentionSegments = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "millrace", Name: "retention_segments_deleted_total",
 		Help: "Commit-log segment files deleted by retention."})
-	m.reg.MustRegister(m.appendRecords, m.appendBytes, m.readRecords, m.readBytes, m.shed, m.httpDuration,
+	m.reg.MustRegister(m.appendRecords, m.appendBytes, m.readRecords, m.readBytes, m.shed, m.httpDuration, m.kafkaDuration,
 		m.retentionPasses, m.retentionPartitions, m.retentionSegments,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&logCollector{src: src})
@@ -144,6 +150,12 @@ func (m *Metrics) ForgetTopic(topic string) {
 // ObserveHTTP records one HTTP request's latency.
 func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	m.httpDuration.WithLabelValues(route, strconv.Itoa(code)).Observe(d.Seconds())
+}
+
+// ObserveKafka records one Kafka protocol request's latency, as reported
+// by the Kafka listener's OnRequest hook.
+func (m *Metrics) ObserveKafka(api string, d time.Duration) {
+	m.kafkaDuration.WithLabelValues(api).Observe(d.Seconds())
 }
 
 // Shed counts a refused request; reason is "overloaded" or "read_only".
