@@ -41,8 +41,8 @@ type Options struct {
 	// "gzip", "snappy", "lz4" or "zstd". Record values are random bytes,
 	// so a codec costs CPU without shrinking what the server stores.
 	Compression string
-	Batch      int           // HTTP records per request; default 1000
-	Rate       int           // records/s, fixed schedule; 0 = as fast as possible
+	Batch       int // HTTP records per request; default 1000
+	Rate        int // records/s, fixed schedule; 0 = as fast as possible
 	// Progress receives a line per second; nil for none.
 	Progress io.Writer
 }

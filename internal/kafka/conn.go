@@ -61,11 +61,11 @@ const maxReusedBody = 16 << 20
 // slot is the place of one request's response in the connection's queue.
 type slot struct {
 	corr  int32
-	key   int16     // the request's API
-	start time.Time // when the request had been read whole
-	done chan struct{} // closed once resp is set
-	resp kmsg.Response // nil: no response is sent (acks=0)
-	once sync.Once
+	key   int16         // the request's API
+	start time.Time     // when the request had been read whole
+	done  chan struct{} // closed once resp is set
+	resp  kmsg.Response // nil: no response is sent (acks=0)
+	once  sync.Once
 }
 
 // request is one decoded request.
