@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 )
@@ -249,8 +250,7 @@ func (l *Log) shrinkLocked(c *chunk) {
 	if len(c.buf) > cap(c.buf)/2 || cap(c.buf)-len(c.buf) < 64<<10 {
 		return
 	}
-	fit := make([]byte, len(c.buf))
-	copy(fit, c.buf)
+	fit := bytes.Clone(c.buf) // not zeroed first, unlike make
 	l.recycleLocked(c.buf)
 	c.buf = fit
 }

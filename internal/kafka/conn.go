@@ -28,9 +28,12 @@ const maxInFlight = 128
 const minFrameBytes = 10
 
 // conn is one client connection. Its reader goroutine (serve) reads and
-// dispatches requests in order; its writer goroutine writes their
-// responses in the same order, each as soon as it and all before it are
-// ready. Handlers may answer asynchronously.
+// dispatches requests in order; responses go out in the same order, each
+// as soon as it and all before it are ready. A response ready when its
+// handler returns, with nothing before it left to write (a produce with
+// acks=1, metadata), is written by the reader itself; any other goes
+// through the queue to the writer goroutine, which waits for it. Handlers
+// may answer asynchronously.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -38,12 +41,20 @@ type conn struct {
 	br     *bufio.Reader
 	queue  chan *slot // responses in request order; closed by the reader
 
+	// wmu is held by whichever goroutine writes responses (the writer,
+	// or the reader for a ready response): it guards bw and wbuf.
+	wmu  sync.Mutex
+	bw   *bufio.Writer
+	wbuf []byte
+
 	// ctx is canceled when the connection is abandoned (client gone,
 	// protocol error, forced shutdown): pending work stops waiting.
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	inflight atomic.Int32 // requests read whose response is not written
+	// inflight counts slots queued to the writer and not yet written; it
+	// falls to 0 only once the writer has written and flushed them all.
+	inflight atomic.Int32
 
 	// rbuf is reused for the bodies of produce requests, which dispatch
 	// consumes before it returns (the batches are copied into the commit
@@ -98,7 +109,7 @@ func (r *request) noResponse() { r.respond(nil) }
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), br: bufio.NewReaderSize(nc, 64<<10),
-		queue: make(chan *slot, maxInFlight), ctx: ctx, cancel: cancel}
+		bw: bufio.NewWriterSize(nc, 64<<10), queue: make(chan *slot, maxInFlight), ctx: ctx, cancel: cancel}
 }
 
 // serve runs the connection: reader here, writer on its own goroutine.
@@ -263,13 +274,10 @@ func (c *conn) dispatch(body []byte) bool {
 	if key == apiVersionsKey && (version < 0 || version > a.max) {
 		// KIP-511: answer in v0 form so that any client can read the
 		// supported range and retry.
-		sl := c.push(corr, key, start)
-		if sl == nil {
-			return false
-		}
+		sl := newSlot(corr, key, start)
 		r := &request{c: c, key: key, version: 0, kreq: kreq, slot: sl}
 		r.respond(apiVersionsResponse(kerrUnsupportedVersion))
-		return true
+		return c.enqueue(sl)
 	}
 	if version < 0 || version > kreq.MaxVersion() {
 		c.s.logger.Warn("kafka: request version unknown to the codec; closing connection", "remote", c.remote,
@@ -285,54 +293,74 @@ func (c *conn) dispatch(body []byte) bool {
 			"api", kmsg.NameForKey(key), "version", version, "err", err)
 		return false
 	}
-	sl := c.push(corr, key, start)
-	if sl == nil {
-		return false
-	}
+	sl := newSlot(corr, key, start)
 	r := &request{c: c, key: key, version: version, kreq: kreq, slot: sl}
 	if clientID != nil {
 		r.clientID = *clientID
 	}
 	if !served || version < a.min || version > a.max {
 		r.respond(unsupportedResponse(kreq))
-		return true
+	} else {
+		a.handle(c.s, r)
 	}
-	a.handle(c.s, r)
-	return true
+	return c.enqueue(sl)
 }
 
-// push queues a slot for the next response, waiting while maxInFlight are
-// queued. It returns nil if the connection was abandoned meanwhile.
-func (c *conn) push(corr int32, key int16, start time.Time) *slot {
-	sl := &slot{corr: corr, key: key, start: start, done: make(chan struct{})}
+func newSlot(corr int32, key int16, start time.Time) *slot {
+	return &slot{corr: corr, key: key, start: start, done: make(chan struct{})}
+}
+
+// ready reports whether the slot's response has been set.
+func (sl *slot) ready() bool {
+	select {
+	case <-sl.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// enqueue puts a handled request's response in line, after every earlier
+// one. If it is ready and nothing earlier is left to write, the reader
+// writes it here: one goroutine wake-up less on the common path.
+// Otherwise the slot goes to the writer, waiting while maxInFlight are
+// queued. It returns false if the connection must close.
+func (c *conn) enqueue(sl *slot) bool {
+	if c.inflight.Load() == 0 && sl.ready() {
+		c.wmu.Lock()
+		err := c.writeLocked(sl, true)
+		c.wmu.Unlock()
+		if err != nil {
+			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
+			c.abort()
+			return false
+		}
+		return true
+	}
 	c.inflight.Add(1)
 	select {
 	case c.queue <- sl:
-		return sl
+		return true
 	case <-c.ctx.Done():
-		return nil
+		return false
 	}
 }
 
-// writeLoop writes responses in request order until the reader closes the
-// queue and every queued response is written, or the connection is
-// abandoned.
+// writeLoop writes queued responses in request order until the reader
+// closes the queue and every queued response is written, or the
+// connection is abandoned.
 func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
 	for sl := range c.queue {
-		select {
-		case <-sl.done:
-		default:
+		if !sl.ready() {
 			// Send what is ready before waiting for a slow response
-			// (a long poll, a rebalance).
-			if bw.Buffered() > 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-				if err := bw.Flush(); err != nil {
-					c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
-					c.abort()
-					return
-				}
+			// (a long poll, a rebalance, an fsync).
+			c.wmu.Lock()
+			err := c.flushLocked()
+			c.wmu.Unlock()
+			if err != nil {
+				c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
+				c.abort()
+				return
 			}
 			select {
 			case <-sl.done:
@@ -340,32 +368,51 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
+		c.wmu.Lock()
+		err := c.writeLocked(sl, len(c.queue) == 0)
 		c.inflight.Add(-1)
-		if sl.resp == nil {
-			c.observe(sl)
-			continue
-		}
-		buf = appendResponse(buf[:0], sl.corr, sl.resp)
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-		if _, err := bw.Write(buf); err != nil {
+		c.wmu.Unlock()
+		if err != nil {
 			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
 			c.abort()
 			return
 		}
-		c.observe(sl)
-		if cap(buf) > 1<<20 {
-			buf = nil // do not keep a large fetch's buffer per connection
+	}
+	c.wmu.Lock()
+	c.flushLocked()
+	c.wmu.Unlock()
+}
+
+// writeLocked writes sl's response (none for acks=0) into the buffer, and
+// flushes the buffer if flush is set. c.wmu is held.
+func (c *conn) writeLocked(sl *slot, flush bool) error {
+	if sl.resp != nil {
+		c.wbuf = appendResponse(c.wbuf[:0], sl.corr, sl.resp)
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		_, err := c.bw.Write(c.wbuf)
+		if cap(c.wbuf) > 1<<20 {
+			c.wbuf = nil // do not keep a large fetch's buffer per connection
 		}
-		if len(c.queue) == 0 {
-			if err := bw.Flush(); err != nil {
-				c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
-				c.abort()
-				return
-			}
+		if err != nil {
+			return err
 		}
 	}
+	if flush {
+		if err := c.flushLocked(); err != nil {
+			return err
+		}
+	}
+	c.observe(sl)
+	return nil
+}
+
+// flushLocked sends what the buffer holds. c.wmu is held.
+func (c *conn) flushLocked() error {
+	if c.bw.Buffered() == 0 {
+		return nil
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	bw.Flush()
+	return c.bw.Flush()
 }
 
 // observe reports a finished request to the OnRequest hook.

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Latency at half of peak (issue 6). Starts its own millrace on free
+# 127.0.0.1 ports, measures the peak durable produce rate over the Kafka
+# protocol (acks=all, as fast as possible), then runs produce acks=1,
+# produce acks=all and end to end on a fixed schedule at FRACTION (default
+# 0.5) of that peak, RUN_SECONDS (default 10) each. For each run it prints
+# the client's latency (per record, from its intended send time: what a
+# user's application sees) beside the server's own time for the same
+# Produce requests (millrace_kafka_request_duration_seconds, from the
+# request read whole to its response written) and the fsync time
+# (millrace_fsync_duration_seconds), both taken as the difference of the
+# server's histograms before and after the run. Stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
+secs=${RUN_SECONDS:-10}
+fraction=${FRACTION:-0.5}
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+go build -o "$work/millrace" ./cmd/millrace
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(freeport)
+kport=$(freeport)
+"$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" \
+	${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"} > "$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
+bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --quiet --json; }
+metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
+
+echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records..." >&2
+bench produce --topic peak --count 3000000 --acks all > "$work/peak.json"
+peak=$(python3 -c "import json; print(int(json.load(open('$work/peak.json'))['RecordsPerSec']))")
+rate=$(python3 -c "print(int($peak * $fraction))")
+echo "peak $peak records/s; fixed-rate runs at $rate records/s for ${secs}s each" >&2
+
+run() { # name, then bench arguments
+	local name=$1
+	shift
+	metrics "$work/$name.before"
+	bench "$@" --rate "$rate" --duration "${secs}s" > "$work/$name.json"
+	metrics "$work/$name.after"
+}
+run acks1 produce --topic lat --acks leader
+run acksall produce --topic lat --acks all
+run e2e e2e --topic lat
+
+python3 - "$work" "$peak" "$rate" <<'PY'
+import json, re, sys
+work, peak, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+def hist(path, name, labels):
+    """Cumulative bucket counts {le: count} of one histogram series."""
+    out = {}
+    pat = re.compile(r'^' + name + r'_bucket\{(.*)\} (\S+)$')
+    for line in open(path):
+        m = pat.match(line.strip())
+        if not m:
+            continue
+        lab = dict(kv.split('=', 1) for kv in re.findall(r'\w+="[^"]*"', m.group(1)))
+        lab = {k: v.strip('"') for k, v in lab.items()}
+        if any(lab.get(k) != v for k, v in labels.items()):
+            continue
+        out[float('inf') if lab['le'] == '+Inf' else float(lab['le'])] = float(m.group(2))
+    return out
+
+def quantile(before, after, q):
+    """Upper bound of the bucket holding quantile q of what the run added."""
+    les = sorted(after)
+    delta = [after[le] - before.get(le, 0) for le in les]
+    total = delta[-1] if delta else 0
+    if total == 0:
+        return None, 0
+    for le, c in zip(les, delta):
+        if c >= q * total:
+            return le, int(total)
+    return les[-1], int(total)
+
+def ms(v):
+    return '—' if v is None else ('> 6.4 s' if v == float('inf') else f'≤ {v*1000:.2f} ms')
+
+print(f'peak durable produce: {peak:,} records/s; runs at {rate:,} records/s')
+print()
+print('| run | client p50 | client p99 | client p99.9 | server Produce p50 | server Produce p99 | requests | fsync p99 |')
+print('|---|---|---|---|---|---|---|---|')
+for name, label in (('acks1', 'produce acks=1'), ('acksall', 'produce acks=all'), ('e2e', 'end to end (acks=all)')):
+    r = json.load(open(f'{work}/{name}.json'))
+    b, a = f'{work}/{name}.before', f'{work}/{name}.after'
+    sb = hist(b, 'millrace_kafka_request_duration_seconds', {'api': 'Produce'})
+    sa = hist(a, 'millrace_kafka_request_duration_seconds', {'api': 'Produce'})
+    s50, n = quantile(sb, sa, 0.50)
+    s99, _ = quantile(sb, sa, 0.99)
+    f99, _ = quantile(hist(b, 'millrace_fsync_duration_seconds', {'shard': '0'}),
+                      hist(a, 'millrace_fsync_duration_seconds', {'shard': '0'}), 0.99)
+    print(f"| {label} | {r['P50']/1000:.2f} ms | {r['P99']/1000:.2f} ms | {r['P999']/1000:.2f} ms | {ms(s50)} | {ms(s99)} | {n:,} | {ms(f99)} |")
+PY
