@@ -9,12 +9,16 @@
 # Produce requests (millrace_kafka_request_duration_seconds, from the
 # request read whole to its response written) and the fsync time
 # (millrace_fsync_duration_seconds), both taken as the difference of the
-# server's histograms before and after the run. Stops by itself.
+# server's histograms before and after the run. Every run uses PRODUCERS
+# (default 1) franz-go producer clients: on 2 cores a second client adds
+# more CPU than throughput, and its queueing shows in every latency.
+# Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
 secs=${RUN_SECONDS:-10}
 fraction=${FRACTION:-0.5}
+producers=${PRODUCERS:-1}
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -26,10 +30,10 @@ kport=$(freeport)
 	${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"} > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
-bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --quiet --json; }
+bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --quiet --json; }
 metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
 
-echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records..." >&2
+echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records, $producers producer(s)..." >&2
 bench produce --topic peak --count 3000000 --acks all > "$work/peak.json"
 peak=$(python3 -c "import json; print(int(json.load(open('$work/peak.json'))['RecordsPerSec']))")
 rate=$(python3 -c "print(int($peak * $fraction))")

@@ -92,7 +92,7 @@ func (k *kafkaRunner) producerOpts() []kgo.Opt {
 	opts = append(opts, kgo.ProducerLinger(k.o.Linger))
 	switch k.o.Acks {
 	case "leader", "1":
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	case "none", "0":
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 	default:
