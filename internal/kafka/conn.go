@@ -43,9 +43,11 @@ type conn struct {
 
 	// wmu is held by whichever goroutine writes responses (the writer,
 	// or the reader for a ready response): it guards bw and wbuf.
-	wmu  sync.Mutex
-	bw   *bufio.Writer
-	wbuf []byte
+	wmu     sync.Mutex
+	bw      *bufio.Writer
+	wbuf    []byte
+	splices []splice    // a Fetch response's batches (fetch_frame.go)
+	vec     net.Buffers // the pieces of one vectored write
 
 	// ctx is canceled when the connection is abandoned (client gone,
 	// protocol error, forced shutdown): pending work stops waiting.
@@ -386,7 +388,11 @@ func (c *conn) writeLoop() {
 // writeLocked writes sl's response (none for acks=0) into the buffer, and
 // flushes the buffer if flush is set. c.wmu is held.
 func (c *conn) writeLocked(sl *slot, flush bool) error {
-	if sl.resp != nil {
+	if fr, ok := sl.resp.(*kmsg.FetchResponse); ok && spliceable(fr) {
+		if err := c.writeFetchLocked(sl.corr, fr); err != nil {
+			return err
+		}
+	} else if sl.resp != nil {
 		c.wbuf = appendResponse(c.wbuf[:0], sl.corr, sl.resp)
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 		_, err := c.bw.Write(c.wbuf)
@@ -397,6 +403,9 @@ func (c *conn) writeLocked(sl *slot, flush bool) error {
 			return err
 		}
 	}
+	if fr, ok := sl.resp.(*kmsg.FetchResponse); ok {
+		releaseFetch(fr) // written (or copied into the buffer): reuse its batches' buffers
+	}
 	if flush {
 		if err := c.flushLocked(); err != nil {
 			return err
@@ -404,6 +413,25 @@ func (c *conn) writeLocked(sl *slot, flush bool) error {
 	}
 	c.observe(sl)
 	return nil
+}
+
+// writeFetchLocked sends a Fetch response with its record batches where
+// they lie, in one vectored write after what the buffer holds. c.wmu is
+// held.
+func (c *conn) writeFetchLocked(corr int32, resp *kmsg.FetchResponse) error {
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	c.wbuf, c.splices = fetchFrame(c.wbuf[:0], corr, resp, c.splices[:0])
+	c.vec = frameVector(c.wbuf, c.splices, c.vec[:0])
+	vec := c.vec // WriteTo consumes its receiver
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	_, err := vec.WriteTo(c.nc)
+	// Keep no record buffer alive past the write.
+	clear(c.splices)
+	clear(c.vec[:cap(c.vec)])
+	c.splices, c.vec = c.splices[:0], c.vec[:0]
+	return err
 }
 
 // flushLocked sends what the buffer holds. c.wmu is held.

@@ -133,7 +133,7 @@ func (s *Server) fetchRead(req *kmsg.FetchRequest, parts []fetchPart) (total int
 		if fp.req.PartitionMaxBytes > 0 {
 			max = min(max, int(fp.req.PartitionMaxBytes))
 		}
-		data, res, err := s.log.ReadBatches(fp.topic, rp.Partition, fp.req.FetchOffset, max, durableOnly, nil)
+		data, res, err := s.log.ReadBatches(fp.topic, rp.Partition, fp.req.FetchOffset, max, durableOnly, readBuf())
 		if err != nil {
 			rp.ErrorCode, now = errorCode(err), true
 			if rp.ErrorCode == kerr.OffsetOutOfRange.Code {
@@ -199,3 +199,40 @@ func (s *Server) fetchWait(connCtx context.Context, req *kmsg.FetchRequest, part
 // leaderEpochOK checks a client's idea of the leader epoch: a single node
 // is always at epoch 0, and -1 means the client does not know.
 func leaderEpochOK(epoch int32) bool { return epoch <= 0 }
+
+// Record-batch buffers of Fetch responses are recycled: the connection's
+// writer hands them back (releaseFetch) once the response is sent, so that
+// a catch-up reader does not allocate, and zero, a fresh buffer per
+// partition per fetch.
+var readBufs sync.Pool
+
+// minPooledRead and maxPooledRead bound the buffers kept for reuse.
+const (
+	minPooledRead = 64 << 10
+	maxPooledRead = 16 << 20
+)
+
+// readBuf returns an empty buffer to read batches into, nil if none is
+// pooled (ReadBatches then allocates one).
+func readBuf() []byte {
+	if b, ok := readBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+// releaseFetch gives the record buffers of a sent Fetch response back for
+// reuse. Nothing may touch resp's record batches afterwards.
+func releaseFetch(resp *kmsg.FetchResponse) {
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			rb := t.Partitions[j].RecordBatches
+			t.Partitions[j].RecordBatches = nil
+			if c := cap(rb); c >= minPooledRead && c <= maxPooledRead {
+				b := rb[:0]
+				readBufs.Put(&b)
+			}
+		}
+	}
+}
