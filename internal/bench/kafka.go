@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // codecs are the producer's batch compression choices by name.
@@ -41,6 +42,9 @@ type kafkaRunner struct {
 	// target is, for consume, the records the topic held at setup: the
 	// offsets are listed before the clock starts.
 	target int64
+	// cons is, for consume, the consumer client, connected and given the
+	// topic's metadata at setup: the clock times reading, not start-up.
+	cons *kgo.Client
 }
 
 func (k *kafkaRunner) setup(ctx context.Context) error {
@@ -70,6 +74,18 @@ func (k *kafkaRunner) setup(ctx context.Context) error {
 			s, _ := starts.Lookup(o.Topic, o.Partition)
 			k.target += o.Offset - s.Offset
 		})
+		k.cons, err = kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(8<<20))
+		if err != nil {
+			return fmt.Errorf("bench: kafka consumer for %v: %w", k.o.Brokers, err)
+		}
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(k.o.Topic)
+		req.Topics = append(req.Topics, rt)
+		if _, err := req.RequestWith(ctx, k.cons); err != nil {
+			return fmt.Errorf("bench: metadata of %q: %w", k.o.Topic, err)
+		}
 	}
 	return nil
 }
@@ -77,6 +93,9 @@ func (k *kafkaRunner) setup(ctx context.Context) error {
 func (k *kafkaRunner) close() {
 	if k.admin != nil {
 		k.admin.Close()
+	}
+	if k.cons != nil {
+		k.cons.Close()
 	}
 }
 
@@ -203,12 +222,8 @@ func (k *kafkaRunner) consume(ctx context.Context, m *meter, count int64, onReco
 			return nil // an empty topic
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...), kgo.ConsumeTopics(k.o.Topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20), kgo.FetchMaxPartitionBytes(8<<20))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+	cl := k.cons
+	cl.AddConsumeTopics(k.o.Topic)
 	var got int64
 	for (count <= 0 || got < count) && ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
