@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/millrace/millrace/internal/httpapi"
 )
 
 // client calls a millrace server's HTTP API.
@@ -121,24 +123,8 @@ func topicPath(topic string, rest ...string) string {
 	return p
 }
 
-// topicInfo is a topic as the API describes it.
-type topicInfo struct {
-	Name          string         `json:"name"`
-	ID            string         `json:"id"`
-	Partitions    int32          `json:"partitions"`
-	Config        map[string]any `json:"config"`
-	PartitionInfo []struct {
-		Partition      int32   `json:"partition"`
-		LogStartOffset int64   `json:"log_start_offset"`
-		HighWatermark  int64   `json:"high_watermark"`
-		DurableOffset  int64   `json:"durable_offset"`
-		Records        int64   `json:"records"`
-		Bytes          int64   `json:"bytes"`
-		Segments       int     `json:"segments"`
-		FirstTimestamp *string `json:"first_timestamp"`
-		LastTimestamp  *string `json:"last_timestamp"`
-	} `json:"partition_info"`
-}
+// topicInfo is a topic as the API describes it: the API's own type.
+type topicInfo = httpapi.TopicJSON
 
 func (c *client) describe(ctx context.Context, topic string) (topicInfo, error) {
 	var ti topicInfo

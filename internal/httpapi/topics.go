@@ -13,17 +13,18 @@ import (
 	"github.com/millrace/millrace"
 )
 
-// topicJSON is a topic as the API shows it.
-type topicJSON struct {
+// TopicJSON is a topic as the API shows it (GET /v1/topics/{topic}, and
+// each element of GET /v1/topics). The command line decodes it too.
+type TopicJSON struct {
 	Name          string          `json:"name"`
 	ID            string          `json:"id"`
 	Partitions    int32           `json:"partitions"`
 	Config        map[string]any  `json:"config"`
-	PartitionInfo []partitionJSON `json:"partition_info,omitempty"`
+	PartitionInfo []PartitionJSON `json:"partition_info,omitempty"`
 }
 
-// partitionJSON is a partition's state.
-type partitionJSON struct {
+// PartitionJSON is a partition's state, in TopicJSON.PartitionInfo.
+type PartitionJSON struct {
 	Partition      int32   `json:"partition"`
 	LogStartOffset int64   `json:"log_start_offset"`
 	HighWatermark  int64   `json:"high_watermark"`
@@ -38,8 +39,8 @@ type partitionJSON struct {
 	LastTsMs       *int64  `json:"last_timestamp_ms"`
 }
 
-func toTopicJSON(ti millrace.TopicInfo) topicJSON {
-	return topicJSON{Name: ti.Name, ID: base64.RawURLEncoding.EncodeToString(ti.ID[:]), Partitions: ti.Partitions, Config: configJSON(ti.Config)}
+func toTopicJSON(ti millrace.TopicInfo) TopicJSON {
+	return TopicJSON{Name: ti.Name, ID: base64.RawURLEncoding.EncodeToString(ti.ID[:]), Partitions: ti.Partitions, Config: configJSON(ti.Config)}
 }
 
 func configJSON(c millrace.TopicConfig) map[string]any {
@@ -173,7 +174,7 @@ func (a *API) defaultConfig() millrace.TopicConfig {
 
 func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
 	topics := a.log.Topics()
-	out := make([]topicJSON, len(topics))
+	out := make([]TopicJSON, len(topics))
 	for i, t := range topics {
 		out[i] = toTopicJSON(t)
 	}
@@ -188,9 +189,9 @@ func (a *API) describeTopic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tj := toTopicJSON(ti)
-	tj.PartitionInfo = make([]partitionJSON, len(parts))
+	tj.PartitionInfo = make([]PartitionJSON, len(parts))
 	for i, p := range parts {
-		pj := partitionJSON{Partition: p.Partition, LogStartOffset: p.LogStartOffset, HighWatermark: p.HighWatermark,
+		pj := PartitionJSON{Partition: p.Partition, LogStartOffset: p.LogStartOffset, HighWatermark: p.HighWatermark,
 			DurableOffset: p.DurableOffset, Records: p.HighWatermark - p.LogStartOffset, Bytes: p.Bytes,
 			Segments: p.Segments, Batches: p.Batches}
 		pj.FirstTimestamp, pj.FirstTsMs = tsJSON(p.FirstTimestamp)
