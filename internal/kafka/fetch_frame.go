@@ -99,34 +99,18 @@ func fetchFrame(dst []byte, corr int32, resp *kmsg.FetchResponse, splices []spli
 			if resp.Version >= 5 {
 				dst = kbin.AppendInt64(dst, p.LogStartOffset)
 			}
-			switch {
-			case p.AbortedTransactions == nil && flex:
-				dst = kbin.AppendUvarint(dst, 0)
-			case p.AbortedTransactions == nil:
-				dst = kbin.AppendInt32(dst, -1)
-			default:
-				dst = appendLen(dst, len(p.AbortedTransactions), flex)
-				for _, a := range p.AbortedTransactions {
-					dst = kbin.AppendInt64(dst, a.ProducerID)
-					dst = kbin.AppendInt64(dst, a.FirstOffset)
-					if flex {
-						dst = append(dst, 0)
-					}
+			dst = appendNullableLen(dst, len(p.AbortedTransactions), p.AbortedTransactions == nil, flex)
+			for _, a := range p.AbortedTransactions {
+				dst = kbin.AppendInt64(dst, a.ProducerID)
+				dst = kbin.AppendInt64(dst, a.FirstOffset)
+				if flex {
+					dst = append(dst, 0)
 				}
 			}
 			if resp.Version >= 11 {
 				dst = kbin.AppendInt32(dst, p.PreferredReadReplica)
 			}
-			switch {
-			case p.RecordBatches == nil && flex:
-				dst = kbin.AppendUvarint(dst, 0)
-			case p.RecordBatches == nil:
-				dst = kbin.AppendInt32(dst, -1)
-			case flex:
-				dst = kbin.AppendUvarint(dst, uint32(len(p.RecordBatches)+1))
-			default:
-				dst = kbin.AppendInt32(dst, int32(len(p.RecordBatches)))
-			}
+			dst = appendNullableLen(dst, len(p.RecordBatches), p.RecordBatches == nil, flex)
 			if len(p.RecordBatches) > 0 {
 				splices = append(splices, splice{at: len(dst), data: p.RecordBatches})
 				spliced += len(p.RecordBatches)
@@ -153,6 +137,18 @@ func appendLen(dst []byte, n int, flex bool) []byte {
 		return kbin.AppendUvarint(dst, uint32(n+1))
 	}
 	return kbin.AppendInt32(dst, int32(n))
+}
+
+// appendNullableLen appends the length of a nullable array or byte
+// string: -1 (compact: 0) for null.
+func appendNullableLen(dst []byte, n int, null, flex bool) []byte {
+	switch {
+	case null && flex:
+		return kbin.AppendUvarint(dst, 0)
+	case null:
+		return kbin.AppendInt32(dst, -1)
+	}
+	return appendLen(dst, n, flex)
 }
 
 // frameVector returns the pieces of an encoded frame with its splices in
