@@ -206,7 +206,7 @@ func TestServerRunsRetention(t *testing.T) {
 	}
 	// The durable appends went through group commits the engine reported.
 	_, m := get(t, base+"/metrics")
-	for _, want := range []string{`millrace_fsync_duration_seconds_count{shard="0"}`, "millrace_group_commit_appends_count", "millrace_group_commit_bytes_sum"} {
+	for _, want := range []string{`millrace_fsync_duration_seconds_count{shard="0"}`, `millrace_flush_write_duration_seconds_count{shard="0"}`, "millrace_group_commit_appends_count", "millrace_group_commit_bytes_sum"} {
 		if !strings.Contains(m, want) || strings.Contains(m, want+" 0\n") {
 			t.Fatalf("metrics lack %s:\n%s", want, m)
 		}
