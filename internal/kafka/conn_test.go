@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,7 +272,8 @@ func TestPipelinedRequestsAreAnsweredInOrder(t *testing.T) {
 func TestOverloadedProduceIsThrottledNotDropped(t *testing.T) {
 	efs := vfs.NewErrorFS(vfs.OS)
 	stall, stalled := make(chan struct{}), false
-	ts := startServer(t, "", Config{}, millrace.Options{FS: efs, MaxPendingBytes: 256 << 10})
+	var sheds atomic.Int64
+	ts := startServer(t, "", Config{OnShed: func() { sheds.Add(1) }}, millrace.Options{FS: efs, MaxPendingBytes: 256 << 10})
 	if _, err := ts.log.CreateTopic("shed", 1, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -304,6 +306,9 @@ func TestOverloadedProduceIsThrottledNotDropped(t *testing.T) {
 	}
 	if code != kerr.RequestTimedOut.Code || throttle <= 0 {
 		t.Fatalf("past the memory bound: code %v, throttle %d ms; want REQUEST_TIMED_OUT and a throttle", kerr.ErrorForCode(code), throttle)
+	}
+	if n := sheds.Load(); n != 1 {
+		t.Fatalf("OnShed was called %d times for the one shed batch", n)
 	}
 	c.apiVersions(1000)
 	close(stall)

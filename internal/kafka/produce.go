@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,6 +55,9 @@ func handleProduce(s *Server, r *request) {
 			if err != nil {
 				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errorMessage(err)
 				throttle = max(throttle, millrace.RetryAfter(err))
+				if s.cfg.OnShed != nil && errors.Is(err, millrace.ErrOverloaded) {
+					s.cfg.OnShed()
+				}
 				s.logger.Debug("kafka: produce failed", "topic", t.Topic, "partition", p.Partition, "remote", r.c.remote, "err", err)
 				continue
 			}

@@ -78,6 +78,10 @@ type Config struct {
 	// done), with the API's name and the time since the request had been
 	// read whole. It must be quick.
 	OnRequest func(api string, took time.Duration)
+	// OnShed, if set, is called for each partition batch of a produce
+	// refused because its shard is at its memory bound (answered with
+	// REQUEST_TIMED_OUT and a throttle time, which clients retry).
+	OnShed func()
 }
 
 func (c *Config) setDefaults() {

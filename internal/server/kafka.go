@@ -17,7 +17,7 @@ import (
 // startKafka listens on kafka_addr and serves the Kafka protocol over l.
 func (s *Server) startKafka(l *millrace.Log) error {
 	kcfg := kafka.Config{Logger: s.logger.With("component", "kafka"), ReadOnly: func() bool { return s.api.ReadOnly() },
-		OnRequest: s.met.ObserveKafka}
+		OnRequest: s.met.ObserveKafka, OnShed: func() { s.met.Shed("overloaded") }}
 	if adv := s.cfg.KafkaAdvertisedAddr; adv != "" {
 		host, port, err := net.SplitHostPort(adv)
 		if err != nil {
