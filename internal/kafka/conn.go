@@ -329,10 +329,7 @@ func (sl *slot) ready() bool {
 // queued. It returns false if the connection must close.
 func (c *conn) enqueue(sl *slot) bool {
 	if c.inflight.Load() == 0 && sl.ready() {
-		c.wmu.Lock()
-		err := c.writeLocked(sl, true)
-		c.wmu.Unlock()
-		if err != nil {
+		if err := c.writeOne(sl, true, false); err != nil {
 			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
 			c.abort()
 			return false
@@ -356,10 +353,7 @@ func (c *conn) writeLoop() {
 		if !sl.ready() {
 			// Send what is ready before waiting for a slow response
 			// (a long poll, a rebalance, an fsync).
-			c.wmu.Lock()
-			err := c.flushLocked()
-			c.wmu.Unlock()
-			if err != nil {
+			if err := c.flush(); err != nil {
 				c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
 				c.abort()
 				return
@@ -370,19 +364,33 @@ func (c *conn) writeLoop() {
 				return
 			}
 		}
-		c.wmu.Lock()
-		err := c.writeLocked(sl, len(c.queue) == 0)
-		c.inflight.Add(-1)
-		c.wmu.Unlock()
-		if err != nil {
+		if err := c.writeOne(sl, len(c.queue) == 0, true); err != nil {
 			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
 			c.abort()
 			return
 		}
 	}
+	c.flush()
+}
+
+// writeOne writes sl's response under c.wmu (see writeLocked); queued says
+// it came through the writer's queue, whose count it then leaves. The lock
+// is released even if encoding panics: the reader's or writer's recover
+// closes the connection, and the other goroutine must not block on wmu.
+func (c *conn) writeOne(sl *slot, flush, queued bool) error {
 	c.wmu.Lock()
-	c.flushLocked()
-	c.wmu.Unlock()
+	defer c.wmu.Unlock()
+	if queued {
+		defer c.inflight.Add(-1)
+	}
+	return c.writeLocked(sl, flush)
+}
+
+// flush sends what the buffer holds, under c.wmu.
+func (c *conn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushLocked()
 }
 
 // writeLocked writes sl's response (none for acks=0) into the buffer, and

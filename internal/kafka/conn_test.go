@@ -433,3 +433,47 @@ func TestAcksWaitForTheFsyncAsAsked(t *testing.T) {
 		})
 	}
 }
+
+// A panic while a response is written on the reader goroutine (here, in
+// the OnRequest hook) closes that connection only: the writer goroutine
+// must not be left waiting for the write lock, so the server still shuts
+// down promptly and other connections are served.
+func TestPanicWhileWritingAResponseClosesOnlyThatConnection(t *testing.T) {
+	var panics atomic.Int32
+	ts := startServer(t, "", Config{OnRequest: func(api string, _ time.Duration) {
+		if api == "ApiVersions" && panics.Add(1) == 1 {
+			panic("hook failed")
+		}
+	}}, millrace.Options{})
+	c := dialRaw(t, ts)
+	if _, err := c.nc.Write(requestFrame(kmsg.NewPtrApiVersionsRequest(), 1)); err != nil {
+		t.Fatal(err)
+	}
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.nc.Read(make([]byte, 1)); err == nil {
+		// The response may have reached the buffer before the hook ran;
+		// the connection must close all the same.
+		if _, err := io.ReadAll(c.nc); err != nil {
+			t.Fatalf("the connection whose response panicked stayed open: %v", err)
+		}
+	}
+	dialRaw(t, ts).apiVersions(2) // another connection is served
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := ts.srv.Shutdown(ctx)
+		<-ts.done
+		stopped <- err
+	}()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("shutdown after a panic on a connection: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("shutdown hangs after a panic on a connection: its writer waits for the write lock")
+	}
+	ts.log.Close()
+	ts.srv = nil
+}
