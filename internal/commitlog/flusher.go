@@ -256,9 +256,10 @@ func (l *Log) shrinkLocked(c *chunk) {
 }
 
 // recycleLocked keeps a chunk buffer no reader can see any more for reuse,
-// if it is of a useful size and the free list has room.
+// if it is of a useful size (at least what newChunkLocked asks for, never
+// a fitted copy) and the free list has room.
 func (l *Log) recycleLocked(buf []byte) {
-	if cap(buf) <= 64<<20 && cap(buf) >= l.chunkHint && len(l.free) < 8 {
+	if cap(buf) <= 64<<20 && cap(buf) >= max(minChunk, l.chunkHint) && len(l.free) < 8 {
 		l.free = append(l.free, buf[:0])
 	}
 }

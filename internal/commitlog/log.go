@@ -256,10 +256,13 @@ func (l *Log) retryAfter() time.Duration {
 	return d
 }
 
+// minChunk is the smallest buffer a new chunk gets.
+const minChunk = 1 << 20
+
 // newChunkLocked starts a chunk at the active position.
 func (l *Log) newChunkLocked() *chunk {
 	c := &chunk{seq: l.activeSeq, pos: l.activeSize, done: make(chan struct{})}
-	want := max(1<<20, l.chunkHint+l.chunkHint/4)
+	want := max(minChunk, l.chunkHint+l.chunkHint/4)
 	for i := len(l.free) - 1; i >= 0; i-- {
 		if cap(l.free[i]) >= want {
 			c.buf = l.free[i][:0]

@@ -454,6 +454,13 @@ func TestTailCacheOfSmallCommitsHoldsTheirBytesNotWholeBuffers(t *testing.T) {
 	if pinned > 4<<20 {
 		t.Fatalf("the tail cache of %d small chunks pins %d bytes of buffers; want under 4 MiB", chunks, pinned)
 	}
+	l.mu.Lock()
+	for _, b := range l.free {
+		if cap(b) < minChunk {
+			t.Errorf("the free list keeps a buffer of %d bytes, too small for any chunk", cap(b))
+		}
+	}
+	l.mu.Unlock()
 	p, err := l.ReadEntry(last.Seq, last.Pos, last.Size, nil)
 	if err != nil || !bytes.Equal(p, payloadOf(1999)) {
 		t.Fatalf("the last entry read back as %q, %v", p, err)
