@@ -138,6 +138,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		r = &httpRunner{o: o}
 	}
 	if err := r.setup(ctx); err != nil {
+		r.close() // what setup opened before it failed
 		return Result{}, err
 	}
 	defer r.close()
@@ -201,17 +202,18 @@ func newSchedule(rate int) *schedule {
 // polling the network, and delays the very responses it times.
 const coarseSleep = 1500 * time.Microsecond
 
-// wait blocks until the i-th record's intended send time (or ctx ends) and
-// returns that time. Far from it, it sleeps on a timer; nearer, in a
+// wait blocks until the i-th record's intended send time and returns that
+// time, and true; or, if ctx ends first, false: the record is not to be
+// sent. Far from it, it sleeps on a timer; nearer, in a
 // thread sleep, so that a record leaves about 0.1 ms after its time rather
 // than up to a millisecond late. The lateness counts in the latency.
-func (s *schedule) wait(ctx context.Context, i int64) time.Time {
+func (s *schedule) wait(ctx context.Context, i int64) (time.Time, bool) {
 	at := s.start.Add(time.Duration(i) * s.interval)
 	for ctx.Err() == nil {
 		d := time.Until(at)
 		switch {
 		case d <= 0:
-			return at
+			return at, true
 		case d > 2*coarseSleep:
 			t := time.NewTimer(d - coarseSleep)
 			select {
@@ -223,5 +225,5 @@ func (s *schedule) wait(ctx context.Context, i int64) time.Time {
 			threadSleep(d)
 		}
 	}
-	return at
+	return at, false
 }

@@ -94,7 +94,10 @@ func TestScheduleNeverSendsEarly(t *testing.T) {
 	s := newSchedule(100_000)
 	var late time.Duration
 	for i := range int64(2000) {
-		at := s.wait(context.Background(), i)
+		at, ok := s.wait(context.Background(), i)
+		if !ok {
+			t.Fatalf("record %d: wait gave up without a deadline", i)
+		}
 		now := time.Now()
 		if now.Before(at) {
 			t.Fatalf("record %d released %v before its time", i, at.Sub(now))
@@ -105,4 +108,17 @@ func TestScheduleNeverSendsEarly(t *testing.T) {
 		t.Fatalf("2000 records at 100000/s took %v", took)
 	}
 	t.Logf("latest release: %v after its time", late)
+}
+
+// A record whose time comes after the run's end is not sent.
+func TestScheduleGivesUpAtTheDeadline(t *testing.T) {
+	s := newSchedule(10) // one record per 100 ms
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, ok := s.wait(ctx, 0); !ok {
+		t.Fatal("the first record, due at once, was refused")
+	}
+	if at, ok := s.wait(ctx, 1); ok {
+		t.Fatalf("a record due at %v, after the deadline, was released", at.Sub(s.start))
+	}
 }

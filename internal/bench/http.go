@@ -111,7 +111,10 @@ func (h *httpRunner) produceWith(ctx context.Context, m *meter, rate int, stamp 
 				}
 				at := time.Now()
 				if sched != nil {
-					at = sched.wait(ctx, i)
+					var ok bool
+					if at, ok = sched.wait(ctx, i); !ok {
+						return
+					}
 				}
 				if stamp {
 					body = ndjson(body[:0], h.o.Batch, h.o.RecordSize, at)

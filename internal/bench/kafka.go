@@ -83,8 +83,15 @@ func (k *kafkaRunner) setup(ctx context.Context) error {
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(k.o.Topic)
 		req.Topics = append(req.Topics, rt)
-		if _, err := req.RequestWith(ctx, k.cons); err != nil {
+		meta, err := req.RequestWith(ctx, k.cons)
+		if err != nil {
 			return fmt.Errorf("bench: metadata of %q: %w", k.o.Topic, err)
+		}
+		// Connect to the brokers fetches will go to, too.
+		for _, b := range meta.Brokers {
+			if _, err := k.cons.Broker(int(b.NodeID)).Request(ctx, kmsg.NewPtrApiVersionsRequest()); err != nil {
+				return fmt.Errorf("bench: connect to broker %d (%s:%d): %w", b.NodeID, b.Host, b.Port, err)
+			}
 		}
 	}
 	return nil
@@ -187,13 +194,14 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 				if k.o.Count > 0 && i >= k.o.Count {
 					break
 				}
-				r := pool.Get().(*kgo.Record)
-				var at time.Time
+				at := time.Now()
 				if sched != nil {
-					at = sched.wait(ctx, i)
-				} else {
-					at = time.Now()
+					var ok bool
+					if at, ok = sched.wait(ctx, i); !ok {
+						break // the run ended before this record's time
+					}
 				}
+				r := pool.Get().(*kgo.Record)
 				r.Timestamp = at
 				if stamped {
 					clk.stamp(r.Value, at)
