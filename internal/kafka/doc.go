@@ -19,6 +19,7 @@
 //	metadata.go      Metadata (auto-creation, topic ids)
 //	produce.go       Produce
 //	fetch.go         Fetch (long polling)
+//	fetch_frame.go   a Fetch response sent without copying its batches
 //	list_offsets.go, offset_for_leader_epoch.go, delete_records.go
 //	init_producer_id.go  idempotent producer ids
 //	find_coordinator.go
@@ -34,14 +35,17 @@
 //
 // Each connection has a reader goroutine and a writer goroutine. The
 // reader reads a frame (a 4-byte size, then that many bytes, read as they
-// arrive rather than allocated up front), decodes it, puts a slot for the
-// response at the tail of the connection's queue and calls the API's
+// arrive rather than allocated up front), decodes it and calls the API's
 // handler. A handler answers now or later (a long-polling fetch, a
-// produce waiting for its fsync, a JoinGroup held for a rebalance); the
-// writer writes the slots' responses strictly in queue order, so
-// pipelined requests are answered in the order they were sent. At most
-// 128 requests per connection are in flight; past that the reader stops
-// reading. Frames over Config.MaxFrameBytes, malformed requests and
+// produce waiting for its fsync, a JoinGroup held for a rebalance). A
+// response ready when its handler returns, with nothing earlier left to
+// write, is written by the reader at once; any other gets a slot at the
+// tail of the connection's queue, and the writer writes the slots'
+// responses strictly in queue order. Either way pipelined requests are
+// answered in the order they were sent. At most 128 responses per
+// connection wait in the queue; past that the reader stops reading.
+// Every request is reported to Config.OnRequest with its time from being
+// read whole to its response written. Frames over Config.MaxFrameBytes, malformed requests and
 // unknown API keys close the connection (Kafka does the same); a decoded
 // request for an API or version that is not served gets that API's
 // response with UNSUPPORTED_VERSION. A panic closes the connection, not
@@ -69,7 +73,10 @@
 // A fetch reads stored batches with Log.ReadBatches and puts their bytes
 // into the response as they are; with less than MinBytes it waits on
 // Log.Wait for every fetched partition at once, until data arrives or
-// MaxWaitMillis passes.
+// MaxWaitMillis passes. A response with 64 KiB of batches or more is sent
+// as one writev of its encoded fields and the batches where they lie
+// (fetch_frame.go): the batches are never copied into a frame buffer, and
+// their read buffers are reused once sent.
 //
 // # Consumer groups
 //
