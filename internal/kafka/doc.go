@@ -56,15 +56,16 @@
 //  1. The reader decodes the ProduceRequest; each partition's Records is a
 //     slice of the frame buffer (no copy).
 //  2. handleProduce, still on the reader goroutine, appends each
-//     partition's single record batch with Log.AppendBatch and AckMemory:
+//     partition's single record batch with Log.AppendBatchAsync:
 //     the log validates it (CRC, sizes), checks the idempotent producer's
 //     sequence, stamps the base offset into the bytes in place and copies
 //     them into its commit log's group-commit buffer. Doing this on the
 //     reader keeps a pipelining producer's batches in order.
 //  3. acks=0: no response. acks=1: answered now (unless
-//     AcksOneWaitsForFsync). acks=all: a goroutine waits with Log.Wait
-//     for every partition's durable watermark to pass its batch (one
-//     fsync per shard serves them all), then answers.
+//     AcksOneWaitsForFsync). acks=all: a goroutine waits on each batch's
+//     millrace.Durability (one fsync per shard serves them all), then
+//     answers; a batch whose write or fsync failed gets
+//     KAFKA_STORAGE_ERROR.
 //  4. Errors map to per-partition codes (errors.go). Overload
 //     (ErrOverloaded) is REQUEST_TIMED_OUT with ThrottleMillis set from
 //     millrace.RetryAfter, so clients back off and retry; the connection
