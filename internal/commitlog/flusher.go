@@ -10,6 +10,7 @@ import (
 // by Open and returns when Close closes quit, after a last flush.
 func (l *Log) run() {
 	defer close(l.done)
+	defer l.prioritize()()
 	var tick <-chan time.Time
 	period := time.Duration(0)
 	if l.opts.Sync.Mode == SyncInterval {

@@ -63,6 +63,12 @@ type Options struct {
 	MaxPendingBytes int64 // bound on appended but not yet persisted bytes; default 64 MiB
 	TailCacheBytes  int64 // written entries kept in memory for readers; default 32 MiB; -1 = none
 	NoPreallocate   bool  // do not fallocate new segments
+	// FlusherNice, if not 0, runs the flusher goroutine on an OS thread of
+	// its own with this nice value (Linux, -20 to 19): negative favours
+	// the writes and fsyncs that durable acknowledgements wait for when
+	// the CPU is contended. A value the process may not set is logged and
+	// ignored.
+	FlusherNice int
 	// DropCache makes Open drop each segment's cached pages before
 	// scanning it, so that it recovers what is on the disk, not what a
 	// failed fsync left in the page cache. Used when reopening a log

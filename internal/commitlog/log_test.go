@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -464,5 +465,41 @@ func TestTailCacheOfSmallCommitsHoldsTheirBytesNotWholeBuffers(t *testing.T) {
 	p, err := l.ReadEntry(last.Seq, last.Pos, last.Size, nil)
 	if err != nil || !bytes.Equal(p, payloadOf(1999)) {
 		t.Fatalf("the last entry read back as %q, %v", p, err)
+	}
+}
+
+// With FlusherNice set, the flusher runs on a thread of its own at that
+// nice value (the process may set it when it runs as root, as CI does).
+func TestFlusherRunsAtItsNiceValue(t *testing.T) {
+	if os.Geteuid() != 0 || runtime.GOOS != "linux" {
+		t.Skip("setting a negative nice value needs root on Linux")
+	}
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), FlusherNice: -7})
+	defer l.Close()
+	if _, err := l.Append(1, []byte("x"), Mark{}); err != nil {
+		t.Fatal(err)
+	}
+	found := func() bool {
+		tasks, _ := filepath.Glob("/proc/self/task/*/stat")
+		for _, p := range tasks {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			// Fields after the parenthesised command name: the nice value
+			// is field 19 of the whole line, 17th after ") ".
+			f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+			if len(f) > 16 && f[16] == "-7" {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !found() {
+		if time.Now().After(deadline) {
+			t.Fatal("no thread of the process runs at nice -7")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

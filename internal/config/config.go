@@ -62,6 +62,10 @@ type Config struct {
 	PprofAddr string `yaml:"pprof_addr" toml:"pprof_addr"`
 	// TailCacheBytes is recent data each shard keeps in memory for readers.
 	TailCacheBytes ByteSize `yaml:"tail_cache_bytes" toml:"tail_cache_bytes"`
+	// FlusherNice is the nice value of each shard's flusher thread (-20 to
+	// 19; 0 leaves it at the process's). Negative values need CAP_SYS_NICE;
+	// without it the setting is logged and ignored.
+	FlusherNice int `yaml:"flusher_nice" toml:"flusher_nice"`
 	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
 	SegmentBytes ByteSize `yaml:"segment_bytes" toml:"segment_bytes"`
 	SegmentAge   Duration `yaml:"segment_age" toml:"segment_age"`
@@ -108,6 +112,7 @@ func Default() Config {
 		Shards:            1,
 		MaxPendingBytes:   64 << 20,
 		TailCacheBytes:    32 << 20,
+		FlusherNice:       -10,
 		SegmentBytes:      256 << 20,
 		SegmentAge:        Duration(time.Hour),
 		AutoCreate:        true,
@@ -168,6 +173,8 @@ func (c *Config) Validate() error {
 		return bad("shards", "%d is not in 1..1024", c.Shards)
 	case c.MaxPendingBytes < 64<<10:
 		return bad("max_pending_bytes", "%s is below the minimum of 64KiB", c.MaxPendingBytes)
+	case c.FlusherNice < -20 || c.FlusherNice > 19:
+		return bad("flusher_nice", "%d is outside -20..19", c.FlusherNice)
 	case c.TailCacheBytes < 0:
 		return bad("tail_cache_bytes", "%s is negative", c.TailCacheBytes)
 	case c.SegmentBytes < 1<<20:
@@ -252,6 +259,7 @@ func (c *Config) LogOptions() millrace.Options {
 		SegmentAge:        time.Duration(c.SegmentAge),
 		MaxPendingBytes:   int64(c.MaxPendingBytes),
 		TailCacheBytes:    int64(c.TailCacheBytes),
+		FlusherNice:       c.FlusherNice,
 		DisableAutoCreate: !c.AutoCreate,
 		DefaultPartitions: c.DefaultTopic.Partitions,
 		DefaultConfig:     &tc,

@@ -130,6 +130,7 @@ func TestErrorsNameTheBadField(t *testing.T) {
 		{name: "tiny memory limit", file: "memory_limit: 1MiB\n", want: "memory_limit"},
 		{name: "negative gc percent", file: "gc_percent: -5\n", want: "gc_percent"},
 		{name: "pprof address without a port", file: "pprof_addr: localhost\n", want: "pprof_addr"},
+		{name: "flusher nice out of range", file: "flusher_nice: -21\n", want: "flusher_nice"},
 		{name: "bad size", file: "segment_bytes: lots\n", want: "lots"},
 		{name: "bad duration", file: "retention_interval: 30\n", want: "not a duration"},
 		{name: "bad partitions", file: "default_topic:\n  partitions: 0\n", want: "default_topic.partitions"},

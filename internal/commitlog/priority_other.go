@@ -1,0 +1,7 @@
+//go:build !linux
+
+package commitlog
+
+// prioritize does nothing where thread priorities are not set (see the
+// Linux version).
+func (l *Log) prioritize() (undo func()) { return func() {} }
