@@ -47,15 +47,15 @@ func TestServeSpeaksKafka(t *testing.T) {
 	if st, body := get(t, "http://"+s2.Addr()+"/v1/topics/kk/count"); st != http.StatusOK || !strings.Contains(body, `"count":10`) {
 		t.Fatalf("count over HTTP after producing over Kafka: %d %s", st, body)
 	}
-	// Each Kafka request was timed, by API.
-	_, m := get(t, "http://"+s2.Addr()+"/metrics")
-	for _, want := range []string{`millrace_kafka_request_duration_seconds_count{api="Produce"}`, `millrace_kafka_request_duration_seconds_count{api="Metadata"}`} {
-		if !strings.Contains(m, want) || strings.Contains(m, want+" 0\n") {
-			t.Fatalf("metrics lack %s", want)
-		}
-	}
-	if !strings.Contains(m, `millrace_kafka_request_duration_seconds_count{api="Produce"} 10`+"\n") {
-		t.Fatalf("want 10 timed Produce requests:\n%s", grepLines(m, "kafka_request_duration_seconds_count"))
+	// Each Kafka request was timed, by API. A request is timed once its
+	// response is written, which the client may see first: wait for it.
+	var m string
+	waitFor(t, "10 timed Produce requests", func() bool {
+		_, m = get(t, "http://"+s2.Addr()+"/metrics")
+		return strings.Contains(m, `millrace_kafka_request_duration_seconds_count{api="Produce"} 10`+"\n")
+	})
+	if want := `millrace_kafka_request_duration_seconds_count{api="Metadata"}`; !strings.Contains(m, want) || strings.Contains(m, want+" 0\n") {
+		t.Fatalf("metrics lack %s:\n%s", want, grepLines(m, "kafka_request_duration_seconds_count"))
 	}
 	cl.Close()
 	if err := s2.Shutdown(context.Background()); err != nil {
