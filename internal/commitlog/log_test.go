@@ -474,7 +474,6 @@ func TestFlusherRunsAtItsNiceValue(t *testing.T) {
 		t.Skip("this process may not set a negative nice value (needs CAP_SYS_NICE on Linux)")
 	}
 	l, _, _ := openLog(t, Options{Dir: t.TempDir(), FlusherNice: -7})
-	defer l.Close()
 	if _, err := l.Append(1, []byte("x"), Mark{}); err != nil {
 		t.Fatal(err)
 	}
@@ -498,6 +497,16 @@ func TestFlusherRunsAtItsNiceValue(t *testing.T) {
 	for !found() {
 		if time.Now().After(deadline) {
 			t.Fatal("no thread of the process runs at nice -7")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Closed, the flusher's thread ends with it: its priority is not
+	// handed on to other goroutines.
+	l.Close()
+	deadline = time.Now().Add(5 * time.Second)
+	for found() {
+		if time.Now().After(deadline) {
+			t.Fatal("a thread still runs at nice -7 after Close")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

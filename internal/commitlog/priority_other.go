@@ -4,4 +4,4 @@ package commitlog
 
 // prioritize does nothing where thread priorities are not set (see the
 // Linux version).
-func (l *Log) prioritize() (undo func()) { return func() {} }
+func (l *Log) prioritize() (done func()) { return func() {} }
