@@ -500,8 +500,8 @@ func TestFlusherRunsAtItsNiceValue(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Closed, the flusher's thread ends with it: its priority is not
-	// handed on to other goroutines.
+	// Closed, the flusher gives its thread back at the nice value it had:
+	// its priority is not handed on to other goroutines.
 	l.Close()
 	deadline = time.Now().Add(5 * time.Second)
 	for found() {
