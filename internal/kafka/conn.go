@@ -330,8 +330,7 @@ func (sl *slot) ready() bool {
 func (c *conn) enqueue(sl *slot) bool {
 	if c.inflight.Load() == 0 && sl.ready() {
 		if err := c.writeOne(sl, true, false); err != nil {
-			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
-			c.abort()
+			c.writeFailed(err)
 			return false
 		}
 		return true
@@ -354,8 +353,7 @@ func (c *conn) writeLoop() {
 			// Send what is ready before waiting for a slow response
 			// (a long poll, a rebalance, an fsync).
 			if err := c.flush(); err != nil {
-				c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
-				c.abort()
+				c.writeFailed(err)
 				return
 			}
 			select {
@@ -365,8 +363,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if err := c.writeOne(sl, len(c.queue) == 0, true); err != nil {
-			c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
-			c.abort()
+			c.writeFailed(err)
 			return
 		}
 	}
@@ -393,26 +390,23 @@ func (c *conn) flush() error {
 	return c.flushLocked()
 }
 
-// writeLocked writes sl's response (none for acks=0) into the buffer, and
-// flushes the buffer if flush is set. c.wmu is held.
+// writeLocked writes sl's response (none for acks=0) into the buffer, or
+// for a large Fetch response straight to the socket, and flushes the
+// buffer if flush is set. c.wmu is held.
 func (c *conn) writeLocked(sl *slot, flush bool) error {
-	if fr, ok := sl.resp.(*kmsg.FetchResponse); ok && spliceable(fr) {
-		if err := c.writeFetchLocked(sl.corr, fr); err != nil {
-			return err
-		}
-	} else if sl.resp != nil {
-		c.wbuf = appendResponse(c.wbuf[:0], sl.corr, sl.resp)
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-		_, err := c.bw.Write(c.wbuf)
-		if cap(c.wbuf) > 1<<20 {
-			c.wbuf = nil // do not keep a large fetch's buffer per connection
-		}
-		if err != nil {
-			return err
-		}
+	fr, isFetch := sl.resp.(*kmsg.FetchResponse)
+	var err error
+	switch {
+	case isFetch && spliceable(fr):
+		err = c.writeFetchLocked(sl.corr, fr)
+	case sl.resp != nil:
+		err = c.bufferLocked(sl.corr, sl.resp)
 	}
-	if fr, ok := sl.resp.(*kmsg.FetchResponse); ok {
-		releaseFetch(fr) // written (or copied into the buffer): reuse its batches' buffers
+	if err != nil {
+		return err
+	}
+	if isFetch {
+		releaseFetch(fr) // sent or copied: its batches' buffers can be reused
 	}
 	if flush {
 		if err := c.flushLocked(); err != nil {
@@ -421,6 +415,24 @@ func (c *conn) writeLocked(sl *slot, flush bool) error {
 	}
 	c.observe(sl)
 	return nil
+}
+
+// bufferLocked encodes a response frame into the write buffer. c.wmu is
+// held.
+func (c *conn) bufferLocked(corr int32, resp kmsg.Response) error {
+	c.wbuf = appendResponse(c.wbuf[:0], corr, resp)
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	_, err := c.bw.Write(c.wbuf)
+	if cap(c.wbuf) > 1<<20 {
+		c.wbuf = nil // do not keep a large response's buffer per connection
+	}
+	return err
+}
+
+// writeFailed logs a failed response write and drops the connection.
+func (c *conn) writeFailed(err error) {
+	c.s.logger.Debug("kafka: writing response failed; closing connection", "remote", c.remote, "err", err)
+	c.abort()
 }
 
 // writeFetchLocked sends a Fetch response with its record batches where
