@@ -135,6 +135,7 @@ func (s *Server) fetchRead(req *kmsg.FetchRequest, parts []fetchPart) (total int
 		}
 		data, res, err := s.log.ReadBatches(fp.topic, rp.Partition, fp.req.FetchOffset, max, durableOnly, readBuf())
 		if err != nil {
+			putReadBuf(data)
 			rp.ErrorCode, now = errorCode(err), true
 			if rp.ErrorCode == kerr.OffsetOutOfRange.Code {
 				rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = res.HighWatermark, res.DurableOffset, res.LogStartOffset
@@ -145,11 +146,14 @@ func (s *Server) fetchRead(req *kmsg.FetchRequest, parts []fetchPart) (total int
 		if total > 0 && len(data) > remaining {
 			// Only the first partition with data may pass the response
 			// limit (KIP-74); this one waits for the next fetch.
+			putReadBuf(data)
 			now = true
 			continue
 		}
 		if len(data) > 0 {
 			rp.RecordBatches = data
+		} else {
+			putReadBuf(data) // nothing new: the buffer goes back unused
 		}
 		total += len(data)
 		fp.next = res.NextOffset
@@ -227,12 +231,17 @@ func releaseFetch(resp *kmsg.FetchResponse) {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
 		for j := range t.Partitions {
-			rb := t.Partitions[j].RecordBatches
+			putReadBuf(t.Partitions[j].RecordBatches)
 			t.Partitions[j].RecordBatches = nil
-			if c := cap(rb); c >= minPooledRead && c <= maxPooledRead {
-				b := rb[:0]
-				readBufs.Put(&b)
-			}
 		}
+	}
+}
+
+// putReadBuf keeps a record buffer nothing refers to any more for reuse,
+// if it is of a size worth keeping.
+func putReadBuf(b []byte) {
+	if c := cap(b); c >= minPooledRead && c <= maxPooledRead {
+		b = b[:0]
+		readBufs.Put(&b)
 	}
 }
