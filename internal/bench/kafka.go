@@ -194,8 +194,10 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 				if k.o.Count > 0 && i >= k.o.Count {
 					break
 				}
-				at := time.Now()
-				if sched != nil {
+				var at time.Time
+				if sched == nil {
+					at = time.Now()
+				} else {
 					var ok bool
 					if at, ok = sched.wait(ctx, i); !ok {
 						break // the run ended before this record's time
