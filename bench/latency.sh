@@ -50,39 +50,10 @@ run acks1 produce --topic lat --acks leader
 run acksall produce --topic lat --acks all
 run e2e e2e --topic lat
 
-python3 - "$work" "$peak" "$rate" <<'PY'
-import json, re, sys
+PYTHONPATH=bench python3 - "$work" "$peak" "$rate" <<'PY'
+import json, sys
+from histq import hist, ms, quantile
 work, peak, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-
-def hist(path, name, labels):
-    """Cumulative bucket counts {le: count} of one histogram series."""
-    out = {}
-    pat = re.compile(r'^' + name + r'_bucket\{(.*)\} (\S+)$')
-    for line in open(path):
-        m = pat.match(line.strip())
-        if not m:
-            continue
-        lab = dict(kv.split('=', 1) for kv in re.findall(r'\w+="[^"]*"', m.group(1)))
-        lab = {k: v.strip('"') for k, v in lab.items()}
-        if any(lab.get(k) != v for k, v in labels.items()):
-            continue
-        out[float('inf') if lab['le'] == '+Inf' else float(lab['le'])] = float(m.group(2))
-    return out
-
-def quantile(before, after, q):
-    """Upper bound of the bucket holding quantile q of what the run added."""
-    les = sorted(after)
-    delta = [after[le] - before.get(le, 0) for le in les]
-    total = delta[-1] if delta else 0
-    if total == 0:
-        return None, 0
-    for le, c in zip(les, delta):
-        if c >= q * total:
-            return le, int(total)
-    return les[-1], int(total)
-
-def ms(v):
-    return '—' if v is None else ('> 6.4 s' if v == float('inf') else f'≤ {v*1000:.2f} ms')
 
 print(f'peak durable produce: {peak:,} records/s; runs at {rate:,} records/s')
 print()
