@@ -110,6 +110,21 @@ func TestScheduleNeverSendsEarly(t *testing.T) {
 	t.Logf("latest release: %v after its time", late)
 }
 
+// A pacer, which reads the clock only when the next record is not yet due
+// by its last reading, keeps the same promise: no record before its time.
+func TestPacerNeverSendsEarly(t *testing.T) {
+	p := pacer{s: newSchedule(1_000_000)}
+	for i := range int64(50_000) {
+		at, ok := p.wait(context.Background(), i)
+		if !ok {
+			t.Fatalf("record %d: wait gave up without a deadline", i)
+		}
+		if now := time.Now(); now.Before(at) {
+			t.Fatalf("record %d released %v before its time", i, at.Sub(now))
+		}
+	}
+}
+
 // A record whose time comes after the run's end is not sent.
 func TestScheduleGivesUpAtTheDeadline(t *testing.T) {
 	s := newSchedule(10) // one record per 100 ms

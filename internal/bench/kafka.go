@@ -116,6 +116,9 @@ func (k *kafkaRunner) producerOpts() []kgo.Opt {
 	}
 	// Set explicitly: franz-go's own default linger is not zero.
 	opts = append(opts, kgo.ProducerLinger(k.o.Linger))
+	if k.o.Inflight > 0 && k.o.Acks != "all" {
+		opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(k.o.Inflight))
+	}
 	switch k.o.Acks {
 	case "leader", "1":
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
@@ -189,6 +192,10 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 				return
 			}
 			defer cl.Close()
+			pace := pacer{s: sched}
+			// Records already buffered at the deadline are still delivered
+			// (Flush below), not failed by the run's context.
+			pctx := context.WithoutCancel(ctx)
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if k.o.Count > 0 && i >= k.o.Count {
@@ -199,7 +206,7 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 					at = time.Now()
 				} else {
 					var ok bool
-					if at, ok = sched.wait(ctx, i); !ok {
+					if at, ok = pace.wait(ctx, i); !ok {
 						break // the run ended before this record's time
 					}
 				}
@@ -208,9 +215,7 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 				if stamped {
 					clk.stamp(r.Value, at)
 				}
-				// Records already buffered at the deadline are still delivered
-				// (Flush below), not failed by the run's context.
-				cl.Produce(context.WithoutCancel(ctx), r, promise)
+				cl.Produce(pctx, r, promise)
 			}
 			if err := cl.Flush(context.WithoutCancel(ctx)); err != nil {
 				errs[w] = err
