@@ -24,8 +24,13 @@ import (
 
 // Options describe a run. Zero values take the defaults noted.
 type Options struct {
-	Mode       string // "produce" (default), "consume" or "e2e"
-	Transport  string // "kafka" (default) or "http"
+	Mode      string // "produce" (default), "consume" or "e2e"
+	Transport string // "kafka" (default) or "http"
+	// Client is the Kafka client: "franz" (franz-go, the default) or
+	// "wire", the bench's own minimal client (see wireRunner), which
+	// spends far less CPU per record and so measures a server on the same
+	// machine with less of the client in the way.
+	Client     string
 	Brokers    []string
 	HTTPURL    string // default http://127.0.0.1:8080
 	Topic      string // default "bench"
@@ -57,6 +62,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Transport == "" {
 		o.Transport = "kafka"
+	}
+	if o.Client == "" {
+		o.Client = "franz"
 	}
 	if len(o.Brokers) == 0 {
 		o.Brokers = []string{"127.0.0.1:9092"}
@@ -101,6 +109,11 @@ func (o *Options) setDefaults() error {
 	default:
 		return fmt.Errorf("bench: transport %q: want kafka or http", o.Transport)
 	}
+	switch o.Client {
+	case "franz", "wire":
+	default:
+		return fmt.Errorf("bench: client %q: want franz or wire", o.Client)
+	}
 	if o.Mode == "e2e" && o.Rate <= 0 {
 		return fmt.Errorf("bench: e2e needs a fixed --rate (records/s), so that latency is measured from intended send times")
 	}
@@ -136,6 +149,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	var r runner
 	switch {
+	case o.Transport == "kafka" && o.Client == "wire":
+		r = &wireRunner{kafkaRunner: &kafkaRunner{o: o}}
 	case o.Transport == "kafka":
 		r = &kafkaRunner{o: o}
 	default:

@@ -47,7 +47,9 @@ type kafkaRunner struct {
 	cons *kgo.Client
 }
 
-func (k *kafkaRunner) setup(ctx context.Context) error {
+// createTopic connects the admin client and creates the topic unless it
+// exists.
+func (k *kafkaRunner) createTopic(ctx context.Context) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.o.Brokers...))
 	if err != nil {
 		return fmt.Errorf("bench: kafka client for %v: %w", k.o.Brokers, err)
@@ -60,6 +62,14 @@ func (k *kafkaRunner) setup(ctx context.Context) error {
 	if r, ok := resp[k.o.Topic]; ok && r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("bench: create topic %q: %w", k.o.Topic, r.Err)
 	}
+	return nil
+}
+
+func (k *kafkaRunner) setup(ctx context.Context) error {
+	if err := k.createTopic(ctx); err != nil {
+		return err
+	}
+	cl := k.admin
 	if k.o.Mode == "consume" {
 		adm := kadm.NewClient(cl)
 		ends, err := adm.ListEndOffsets(ctx, k.o.Topic)
