@@ -12,13 +12,17 @@
 # server's histograms before and after the run. Every run uses PRODUCERS
 # (default 1) franz-go producer clients: on 2 cores a second client adds
 # more CPU than throughput, and its queueing shows in every latency.
-# Stops by itself.
+# CLIENT=wire (default franz) runs every step with the bench's own minimal
+# Kafka client instead (docs/cli.md), peak included; RATE, if set, replaces
+# the fraction of the measured peak; any other bench flags go in
+# BENCH_FLAGS (say --inflight 1). Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
 secs=${RUN_SECONDS:-10}
 fraction=${FRACTION:-0.5}
 producers=${PRODUCERS:-1}
+client=${CLIENT:-franz}
 work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
@@ -30,13 +34,13 @@ kport=$(freeport)
 	${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"} > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
-bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --quiet --json; }
+bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --client "$client" ${BENCH_FLAGS:-} --quiet --json; }
 metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
 
-echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records, $producers producer(s)..." >&2
+echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records, $producers $client producer(s)..." >&2
 bench produce --topic peak --count 3000000 --acks all > "$work/peak.json"
 peak=$(python3 -c "import json; print(int(json.load(open('$work/peak.json'))['RecordsPerSec']))")
-rate=$(python3 -c "print(int($peak * $fraction))")
+rate=${RATE:-$(python3 -c "print(int($peak * $fraction))")}
 echo "peak $peak records/s; fixed-rate runs at $rate records/s for ${secs}s each" >&2
 
 run() { # name, then bench arguments

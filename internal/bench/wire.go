@@ -35,7 +35,8 @@ type wireRunner struct {
 }
 
 // wireInflight is how many produce requests a wire producer keeps in
-// flight: 5, the most an idempotent Kafka producer may (Kafka v1 and later).
+// flight unless Options.Inflight asks for fewer: 5, the most an idempotent
+// Kafka producer may (Kafka v1 and later).
 const wireInflight = 5
 
 func (k *wireRunner) setup(ctx context.Context) error {
@@ -175,8 +176,12 @@ func (p *wireProducer) run(ctx context.Context) error {
 		}
 	}
 	maxRecs := int64(max(1, o.BatchBytes/(o.RecordSize+16)))
-	slots := make(chan struct{}, wireInflight)
-	flights := make(chan flight, wireInflight)
+	inflight := wireInflight
+	if o.Inflight > 0 {
+		inflight = min(o.Inflight, wireInflight)
+	}
+	slots := make(chan struct{}, inflight)
+	flights := make(chan flight, inflight)
 	readDone := make(chan error, 1)
 	if acks != 0 {
 		go func() { readDone <- p.readResponses(conn, flights, slots) }()
