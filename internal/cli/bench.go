@@ -47,7 +47,7 @@ func runBench(e *env, args []string) error {
 	acks := fs.String("acks", "all", "Kafka: all, leader or none; HTTP: durable or memory")
 	linger := fs.Duration("linger", 0, "Kafka producer linger (0: none)")
 	client := fs.String("client", "franz", "Kafka client: franz (franz-go) or wire (the bench's own minimal client: batches built in place, 5 requests in flight; far less CPU per record, so less of the client in a co-located measurement)")
-	inflight := fs.Int("inflight", 0, "Kafka produce requests in flight per broker with acks leader or none (0: franz-go's default, 1; idempotent producers use 5)")
+	inflight := fs.Int("inflight", 0, "produce requests in flight per connection: franz-go with acks leader or none (0: its default, 1; its idempotent producers use 5); the wire client, at most 5 (0: 5)")
 	batchBytes := fs.Int("batch-bytes", 1<<20, "Kafka producer max batch bytes")
 	compression := fs.String("compression", "none", "Kafka producer batch codec: none, gzip, snappy, lz4 or zstd (values are random bytes)")
 	batchRecs := fs.Int("batch", 1000, "HTTP records per request")
