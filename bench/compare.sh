@@ -6,7 +6,9 @@
 #
 #   millrace   Kafka produce acks=all (fsync before ack), 8 partitions;
 #              catch-up consume of what it wrote; produce acks=leader (ack
-#              from memory) for reference. Client: `millrace bench` (franz-go).
+#              from memory) for reference. Client: `millrace bench` (franz-go);
+#              then acks=all produce and consume again with `--client wire`,
+#              the bench's own minimal Kafka client.
 #   JetStream  file storage, the server's default sync_interval (2 min: acks
 #              before fsync) and `sync_interval: always` (fsync before ack):
 #              async publish (batches of 500 in flight), sync publish, and an
@@ -173,6 +175,10 @@ if [[ $ready == yes ]]; then
 	run millrace-produce-acks-all "$step_timeout" "${mb[@]}" produce --topic durable --acks all --partitions 8 --count "$count" &&
 		run millrace-consume "$step_timeout" "${mb[@]}" consume --topic durable --count "$count" || true
 	run millrace-produce-acks-leader "$step_timeout" "${mb[@]}" produce --topic leader --acks leader --partitions 8 --count "$count" || true
+	# The same server measured with the bench's own minimal Kafka client,
+	# which spends far less of the shared CPU than franz-go (docs/cli.md).
+	run millrace-wire-produce-acks-all "$step_timeout" "${mb[@]}" produce --client wire --topic wire --acks all --partitions 8 --count "$count" &&
+		run millrace-wire-consume "$step_timeout" "${mb[@]}" consume --client wire --topic wire --count "$count" || true
 	kill -0 "$mpid" 2> /dev/null || fail millrace-server "the server exited during the run; see $results/millrace-server.log"
 else
 	fail millrace-server "not ready within 10 s; see $results/millrace-server.log"
@@ -275,6 +281,8 @@ rows = [
     ("millrace", "Kafka produce, acks=all, 8 partitions", "fsync before ack", millrace("millrace-produce-acks-all"), "millrace-produce-acks-all"),
     ("millrace", "Kafka produce, acks=leader, 8 partitions", "ack from memory", millrace("millrace-produce-acks-leader"), "millrace-produce-acks-leader"),
     ("millrace", "Kafka consume, catch-up", "", millrace("millrace-consume"), "millrace-consume"),
+    ("millrace, wire client", "Kafka produce, acks=all, 8 partitions", "fsync before ack", millrace("millrace-wire-produce-acks-all"), "millrace-wire-produce-acks-all"),
+    ("millrace, wire client", "Kafka consume, catch-up", "", millrace("millrace-wire-consume"), "millrace-wire-consume"),
     ("NATS JetStream", "async publish, default", "ack before fsync (sync every 2 min)", nats("nats-default-pub-async", count), "nats-default-pub-async"),
     ("NATS JetStream", "sync publish, default", "ack before fsync (sync every 2 min)", nats("nats-default-pub-sync", sync_count), "nats-default-pub-sync"),
     ("NATS JetStream", "ordered consumer", "", nats("nats-default-ordered", count), "nats-default-ordered"),
@@ -291,6 +299,8 @@ ratios = {
                                   ratio("millrace-produce-acks-all", "nats-always-pub-async", "NATS async publish (sync_interval: always)")],
     "millrace-produce-acks-leader": [ratio("millrace-produce-acks-leader", "nats-default-pub-async", "NATS async publish (default)")],
     "millrace-consume": [ratio("millrace-consume", "nats-default-ordered", "NATS ordered consumer")],
+    "millrace-wire-produce-acks-all": [ratio("millrace-wire-produce-acks-all", "nats-default-pub-async", "NATS async publish (default)")],
+    "millrace-wire-consume": [ratio("millrace-wire-consume", "nats-default-ordered", "NATS ordered consumer")],
 }
 ms = lambda v: f"{v:,.2f} ms" if v is not None else "—"
 print(f"| system | mode | acknowledged | records | records/s | p50 | p99 | ratio |")
@@ -304,7 +314,8 @@ for system, mode, ack, r, key in rows:
         print(f"| {system} | {mode} | {ack} | {r['n']:,} | {r['rate']:,.0f} | {ms(r['p50'])} | {ms(r['p99'])} | {rat} |")
 print()
 print(f"128-byte records, clients on the same machine, 127.0.0.1. Load average (1, 5, 15 min) at start {load_start}, at end {load_end}.")
-print(f"nats-server {nsv}, natscli {ncv}. millrace: `millrace bench` (franz-go, 2 producer clients, linger 0, GC target 400 in the client); "
+print(f"nats-server {nsv}, natscli {ncv}. millrace: `millrace bench` (franz-go, 2 producer clients, linger 0, GC target 400 in the client; "
+      f"the wire-client rows: `--client wire`, 2 connections of 5 requests in flight); "
       f"latency per record from Produce to its ack. NATS: `nats bench js` (1 client); async publish keeps 500 messages in flight "
       f"and its latency is per batch of 500; sync publish latency is per message.")
 PY
