@@ -6,7 +6,10 @@
 # producer client, and prints the client's summary and, from the server's
 # histograms across the run, the Produce request, fsync and flush write
 # times (bench/histq.py). Run it twice with different configs, alternating,
-# to compare settings such as flusher_nice. Stops by itself.
+# to compare settings such as flusher_nice. ACKS (default all) sets the
+# fixed-rate run's --acks; BENCH_FLAGS adds bench flags to both runs (say
+# "--client wire --inflight 1"); SERVER_ENV, environment for the server
+# (say GOMAXPROCS=4). Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
@@ -17,13 +20,13 @@ go build -o "$work/millrace" ./cmd/millrace
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port=$(freeport)
 kport=$(freeport)
-"$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" \
+env ${SERVER_ENV:-} "$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" \
 	${CONFIG:+--config "$CONFIG"} > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
-bench() { "$work/millrace" bench produce --brokers "127.0.0.1:$kport" --producers 1 --quiet "$@"; }
+bench() { "$work/millrace" bench produce --brokers "127.0.0.1:$kport" --producers 1 --quiet ${BENCH_FLAGS:-} "$@"; }
 bench --count "${WARMUP:-2000000}" > /dev/null
 curl -sf "127.0.0.1:$port/metrics" > "$work/before"
-bench --rate "${RATE:-1000000}" --duration "${RUN_SECONDS:-8}s" --acks all
+bench --rate "${RATE:-1000000}" --duration "${RUN_SECONDS:-8}s" --acks "${ACKS:-all}"
 curl -sf "127.0.0.1:$port/metrics" > "$work/after"
 python3 bench/histq.py "$work/before" "$work/after"
