@@ -268,3 +268,32 @@ func (p *pacer) wait(ctx context.Context, i int64) (time.Time, bool) {
 	p.seen = time.Now()
 	return at, ok
 }
+
+// e2eMeter returns what an e2e consumer calls with each value: it records
+// the time since the send time stamped in the value and counts the record,
+// and reports false for a value too short to carry a stamp.
+func e2eMeter(m *meter, clk clock) func(value []byte) bool {
+	return func(v []byte) bool {
+		if len(v) < 8 {
+			return false
+		}
+		m.hist.Record(clk.since(v))
+		m.add(1, int64(len(v)))
+		return true
+	}
+}
+
+// stopConsumer ends an e2e run's consumer once the producers are done: a
+// timed run (count 0) gives it 200 ms to drain and then cancels it; a
+// counted run lets it read its count, for at most 30 s. It returns what the
+// consumer returned.
+func stopConsumer(count int64, cancel context.CancelFunc, done <-chan error) error {
+	if count <= 0 {
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+	} else {
+		t := time.AfterFunc(30*time.Second, cancel)
+		defer t.Stop()
+	}
+	return <-done
+}

@@ -292,12 +292,11 @@ func (k *kafkaRunner) e2e(ctx context.Context, m *meter) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
+		measure := e2eMeter(m, clk)
 		var got int64
 		for cctx.Err() == nil && (k.o.Count <= 0 || got < k.o.Count) {
 			cl.PollFetches(cctx).EachRecord(func(r *kgo.Record) {
-				if len(r.Value) >= 8 {
-					m.hist.Record(clk.since(r.Value))
-					m.add(1, int64(len(r.Value)))
+				if measure(r.Value) {
 					got++
 				}
 			})
@@ -305,15 +304,7 @@ func (k *kafkaRunner) e2e(ctx context.Context, m *meter) error {
 		done <- nil
 	}()
 	perr := k.produceWith(ctx, pm, k.o.Rate, clk, false)
-	if k.o.Count <= 0 {
-		// A timed run: give the consumer a moment to drain, then stop it.
-		time.Sleep(200 * time.Millisecond)
-		cancel()
-	} else {
-		t := time.AfterFunc(30*time.Second, cancel)
-		defer t.Stop()
-	}
-	<-done
+	stopConsumer(k.o.Count, cancel, done)
 	m.errors.Add(pm.errors.Load())
 	return perr
 }

@@ -440,25 +440,13 @@ func (k *wireRunner) e2e(ctx context.Context, m *meter) error {
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	done := make(chan error, 1)
+	measure := e2eMeter(m, clk)
 	go func() {
-		done <- fetchWire(cctx, c, k.o.Topic, offsets, k.o.Count, 100, func(v []byte) {
-			if len(v) >= 8 {
-				m.hist.Record(clk.since(v))
-				m.add(1, int64(len(v)))
-			}
-		})
+		done <- fetchWire(cctx, c, k.o.Topic, offsets, k.o.Count, 100, func(v []byte) { measure(v) })
 	}()
 	pm := &meter{hist: new(Histogram)}
 	perr := k.produceWire(ctx, pm, k.o.Rate, clk, false)
-	if k.o.Count <= 0 {
-		// A timed run: give the consumer a moment to drain, then stop it.
-		time.Sleep(200 * time.Millisecond)
-		cancel()
-	} else {
-		t := time.AfterFunc(30*time.Second, cancel)
-		defer t.Stop()
-	}
-	cerr := <-done
+	cerr := stopConsumer(k.o.Count, cancel, done)
 	if cctx.Err() != nil {
 		cerr = nil // stopped as planned
 	}
