@@ -42,9 +42,10 @@ type Options struct {
 	Acks       string        // "all" (default), "leader" or "none" (Kafka); "durable" or "memory" (HTTP)
 	Linger     time.Duration // Kafka producer linger; 0 = none (send as soon as a connection is free)
 	BatchBytes int           // Kafka producer max batch bytes; default 1 MiB
-	// Inflight is how many produce requests a Kafka producer without
-	// idempotence (acks leader or none) keeps in flight per broker;
-	// franz-go's default is 1. Idempotent producers (acks all) use 5.
+	// Inflight is how many produce requests a producer keeps in flight per
+	// connection: for franz-go, only without idempotence (acks leader or
+	// none; its default is 1, and its idempotent producers use 5); for the
+	// wire client, with any acks, at most 5 (the default).
 	Inflight int
 	// Compression is the Kafka producer's batch codec: "none" (default),
 	// "gzip", "snappy", "lz4" or "zstd". Record values are random bytes,
@@ -113,6 +114,9 @@ func (o *Options) setDefaults() error {
 	case "franz", "wire":
 	default:
 		return fmt.Errorf("bench: client %q: want franz or wire", o.Client)
+	}
+	if o.Rate > maxRate {
+		return fmt.Errorf("bench: rate %d records/s: at most %d (one record a nanosecond)", o.Rate, maxRate)
 	}
 	if o.Mode == "e2e" && o.Rate <= 0 {
 		return fmt.Errorf("bench: e2e needs a fixed --rate (records/s), so that latency is measured from intended send times")
@@ -196,6 +200,10 @@ type runner interface {
 	e2e(ctx context.Context, m *meter) error
 	close()
 }
+
+// maxRate is the highest fixed rate: a schedule's interval is whole
+// nanoseconds.
+const maxRate = int(time.Second)
 
 // schedule paces a fixed-rate sender: wait returns the intended send time
 // of the i-th record once it has come. Nothing is sent before its time, so

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,7 +83,7 @@ func (k *wireRunner) dialLeader(ctx context.Context) (*wireConn, wireTopic, erro
 	if err != nil {
 		return nil, wireTopic{}, err
 	}
-	wt, err := c.topicMeta(k.o.Topic)
+	wt, err := c.topicMeta(ctx, k.o.Topic)
 	if err != nil {
 		c.close()
 		return nil, wireTopic{}, err
@@ -130,13 +132,19 @@ type wireProducer struct {
 	measure bool
 	w, of   int64 // this producer's number and the producers' count
 	claimed *atomic.Int64
+	// failed is set by the response reader when a request failed: an
+	// idempotent producer's later batches to that partition would all be
+	// refused as out of order, so the producer stops.
+	failed atomic.Bool
 }
 
-// flight is a produce request awaiting its response: records j..j+n-1 of
-// this producer (with a schedule), or n records built at sent.
+// flight is a produce request awaiting its response (correlation id
+// corr): records j..j+n-1 of this producer (with a schedule), or n records
+// built at sent.
 type flight struct {
 	j, n int64
 	sent time.Time
+	corr int32
 }
 
 // index is the schedule's number of this producer's j-th record.
@@ -204,7 +212,7 @@ func (p *wireProducer) run(ctx context.Context) error {
 	var j int64 // this producer's next record
 	var sendErr error
 send:
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !p.failed.Load() {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -225,12 +233,7 @@ send:
 			if _, ok := pace.wait(ctx, i); !ok {
 				break send
 			}
-			// Every record of this producer due by the clock reading.
-			due := int64(pace.seen.Sub(p.sched.start)/p.sched.interval) + 1
-			if o.Count > 0 {
-				due = min(due, o.Count)
-			}
-			f.n = min(max(1, (due-p.w+p.of-1)/p.of-j), maxRecs)
+			f.n = min(p.dueBy(j, pace.seen, o.Count), maxRecs)
 		}
 		if f.n <= 0 {
 			break send
@@ -250,17 +253,18 @@ send:
 		}
 		req.Topics[0].Partitions[0].Partition = part
 		req.Topics[0].Partitions[0].Records = buf
-		if acks != 0 {
-			flights <- f
-		}
-		if sendErr = conn.send(req); sendErr != nil {
+		if f.corr, sendErr = conn.send(req); sendErr != nil {
+			<-slots
 			break
 		}
-		seqs[part] += int32(f.n)
+		if acks != 0 {
+			flights <- f // the reader waits for it before reading the response
+		}
+		seqs[part] = nextSequence(seqs[part], f.n)
 		j += f.n
 		part = (part + 1) % wt.partitions
 		if acks == 0 {
-			p.done(f, time.Now(), true)
+			p.done(f, time.Now())
 			<-slots
 		}
 	}
@@ -272,45 +276,72 @@ send:
 }
 
 // readResponses reads a response for each flight in order, records its
-// records' latencies (or errors), and frees its slot. After a read fails it
-// counts the remaining flights as errors.
+// records' latencies (or errors), and frees its slot. The first failure (a
+// read, or a partition's error) stops the producer and is returned; a
+// failed read also closes the connection, so that the writer's next send
+// fails at once, and the remaining flights count as errors.
 func (p *wireProducer) readResponses(conn *wireConn, flights <-chan flight, slots <-chan struct{}) error {
-	var err error
+	var first, readErr error
 	resp := kmsg.NewPtrProduceResponse()
 	for f := range flights {
-		if err == nil {
+		if readErr == nil {
 			resp.Default()
 			resp.Version = 9
-			if err = conn.recv(resp); err == nil {
-				p.done(f, time.Now(), produceOK(resp))
+			if readErr = conn.recv(resp, f.corr); readErr != nil {
+				conn.close()
+				p.failed.Store(true)
+				first = cmp.Or(first, readErr)
+			} else if err := produceErr(resp); err != nil {
+				p.failed.Store(true)
+				first = cmp.Or(first, err)
+				p.m.errors.Add(f.n)
+			} else {
+				p.done(f, time.Now())
 			}
 		}
-		if err != nil {
+		if readErr != nil {
 			p.m.errors.Add(f.n)
 		}
 		<-slots
 	}
-	return err
+	return first
 }
 
-// produceOK reports whether every partition of resp succeeded.
-func produceOK(resp *kmsg.ProduceResponse) bool {
+// produceErr returns the first partition error in resp, naming the
+// partition, or nil.
+func produceErr(resp *kmsg.ProduceResponse) error {
 	for _, t := range resp.Topics {
 		for _, pr := range t.Partitions {
-			if kerr.ErrorForCode(pr.ErrorCode) != nil {
-				return false
+			if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
+				return fmt.Errorf("bench: wire client: produce to %s/%d: %w", t.Topic, pr.Partition, err)
 			}
 		}
 	}
-	return true
+	return nil
 }
 
-// done accounts for a flight's records completed at now.
-func (p *wireProducer) done(f flight, now time.Time, ok bool) {
-	if !ok {
-		p.m.errors.Add(f.n)
-		return
+// nextSequence is the base sequence after a batch of n records from seq:
+// Kafka's sequences wrap from MaxInt32 to 0.
+func nextSequence(seq int32, n int64) int32 {
+	return int32((int64(seq) + n) % (math.MaxInt32 + 1))
+}
+
+// dueBy returns how many of this producer's records from its j-th on were
+// due by now (at least 1: the caller has waited for the j-th), not counting
+// records at or past count (0: no limit).
+func (p *wireProducer) dueBy(j int64, now time.Time, count int64) int64 {
+	// Schedule records 0..due-1 are due by now.
+	due := int64(now.Sub(p.sched.start)/p.sched.interval) + 1
+	if count > 0 {
+		due = min(due, count)
 	}
+	// This producer's records are w, w+of, ...: those below due number
+	// ceil((due-w)/of).
+	return max(1, (due-p.w+p.of-1)/p.of-j)
+}
+
+// done accounts for a flight's records, acknowledged at now.
+func (p *wireProducer) done(f flight, now time.Time) {
 	p.m.add(f.n, f.n*int64(p.k.o.RecordSize))
 	if !p.measure {
 		return
@@ -353,12 +384,13 @@ func fetchWire(ctx context.Context, c *wireConn, topic string, offsets []int64, 
 		for i := range req.Topics[0].Partitions {
 			req.Topics[0].Partitions[i].FetchOffset = offsets[i]
 		}
-		if err := c.send(req); err != nil {
+		corr, err := c.send(req)
+		if err != nil {
 			return err
 		}
 		resp.Default()
 		resp.Version = 12
-		if err := c.recv(resp); err != nil {
+		if err := c.recv(resp, corr); err != nil {
 			return err
 		}
 		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
@@ -446,10 +478,7 @@ func (k *wireRunner) e2e(ctx context.Context, m *meter) error {
 	}()
 	pm := &meter{hist: new(Histogram)}
 	perr := k.produceWire(ctx, pm, k.o.Rate, clk, false)
-	cerr := stopConsumer(k.o.Count, cancel, done)
-	if cctx.Err() != nil {
-		cerr = nil // stopped as planned
-	}
+	cerr := stopConsumer(k.o.Count, cancel, done) // nil when stopped by cancel
 	m.errors.Add(pm.errors.Load())
 	return errors.Join(perr, cerr)
 }

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,19 +43,20 @@ func dialWire(ctx context.Context, addr string) (*wireConn, error) {
 
 func (w *wireConn) close() error { return w.conn.Close() }
 
-// send writes req as one frame.
-func (w *wireConn) send(req kmsg.Request) error {
+// send writes req as one frame and returns its correlation id.
+func (w *wireConn) send(req kmsg.Request) (int32, error) {
 	w.corr++
 	w.wbuf = w.f.AppendRequest(w.wbuf[:0], req, w.corr)
 	if _, err := w.conn.Write(w.wbuf); err != nil {
-		return fmt.Errorf("bench: wire client: send %s: %w", kmsg.NameForKey(req.Key()), err)
+		return 0, fmt.Errorf("bench: wire client: send %s: %w", kmsg.NameForKey(req.Key()), err)
 	}
-	return nil
+	return w.corr, nil
 }
 
 // recv reads the next response frame into resp (whose Version must be the
-// request's). The bytes resp aliases stay valid until the next recv.
-func (w *wireConn) recv(resp kmsg.Response) error {
+// request's), which must answer the request with correlation id corr. The
+// bytes resp aliases stay valid until the next recv.
+func (w *wireConn) recv(resp kmsg.Response, corr int32) error {
 	var size [4]byte
 	if _, err := io.ReadFull(w.r, size[:]); err != nil {
 		return fmt.Errorf("bench: wire client: read %s response: %w", kmsg.NameForKey(resp.Key()), err)
@@ -69,6 +72,9 @@ func (w *wireConn) recv(resp kmsg.Response) error {
 	if _, err := io.ReadFull(w.r, b); err != nil {
 		return fmt.Errorf("bench: wire client: read %s response: %w", kmsg.NameForKey(resp.Key()), err)
 	}
+	if got := int32(binary.BigEndian.Uint32(b)); got != corr {
+		return fmt.Errorf("bench: wire client: a %s response answers request %d, want %d", kmsg.NameForKey(resp.Key()), got, corr)
+	}
 	rd := kbin.Reader{Src: b[4:]} // after the correlation id
 	if resp.IsFlexible() && resp.Key() != kmsg.ApiVersions.Int16() {
 		kmsg.SkipTags(&rd)
@@ -82,12 +88,13 @@ func (w *wireConn) recv(resp kmsg.Response) error {
 // roundTrip sends req and reads its response; only for a connection with
 // nothing else in flight.
 func (w *wireConn) roundTrip(req kmsg.Request) (kmsg.Response, error) {
-	if err := w.send(req); err != nil {
+	corr, err := w.send(req)
+	if err != nil {
 		return nil, err
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
-	if err := w.recv(resp); err != nil {
+	if err := w.recv(resp, corr); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -101,7 +108,30 @@ type wireTopic struct {
 	partitions int32
 }
 
-func (w *wireConn) topicMeta(topic string) (wireTopic, error) {
+// topicMeta asks for the topic's metadata, asking again for up to
+// metaPatience while a new topic's partitions have no leader yet.
+func (w *wireConn) topicMeta(ctx context.Context, topic string) (wireTopic, error) {
+	deadline := time.Now().Add(metaPatience)
+	for {
+		wt, err := w.topicMetaOnce(topic)
+		if !errors.Is(err, errNoLeader) || time.Now().After(deadline) {
+			return wt, err
+		}
+		select {
+		case <-ctx.Done():
+			return wt, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// metaPatience is how long topicMeta waits for partitions to get leaders.
+const metaPatience = 5 * time.Second
+
+// errNoLeader marks a partition without a leader yet.
+var errNoLeader = errors.New("no leader yet")
+
+func (w *wireConn) topicMetaOnce(topic string) (wireTopic, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = 9
 	rt := kmsg.NewMetadataRequestTopic()
@@ -125,6 +155,11 @@ func (w *wireConn) topicMeta(topic string) (wireTopic, error) {
 	}
 	var wt wireTopic
 	for _, p := range t.Partitions {
+		if err := kerr.ErrorForCode(p.ErrorCode); errors.Is(err, kerr.LeaderNotAvailable) || p.Leader < 0 {
+			return wireTopic{}, fmt.Errorf("bench: wire client: metadata of %s/%d: %w", topic, p.Partition, errNoLeader)
+		} else if err != nil {
+			return wireTopic{}, fmt.Errorf("bench: wire client: metadata of %s/%d: %w", topic, p.Partition, err)
+		}
 		a, ok := addrs[p.Leader]
 		if !ok {
 			return wireTopic{}, fmt.Errorf("bench: wire client: %s/%d has no known leader (%d)", topic, p.Partition, p.Leader)
@@ -159,14 +194,20 @@ func (w *wireConn) offsets(topic string, partitions int32, ts int64) ([]int64, e
 		return nil, err
 	}
 	out := make([]int64, partitions)
+	seen := make([]bool, partitions)
 	for _, t := range r.(*kmsg.ListOffsetsResponse).Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 				return nil, fmt.Errorf("bench: wire client: list offsets of %s/%d: %w", topic, p.Partition, err)
 			}
 			if p.Partition >= 0 && p.Partition < partitions {
-				out[p.Partition] = p.Offset
+				out[p.Partition], seen[p.Partition] = p.Offset, true
 			}
+		}
+	}
+	for p, ok := range seen {
+		if !ok {
+			return nil, fmt.Errorf("bench: wire client: list offsets of %s: partition %d not answered", topic, p)
 		}
 	}
 	return out, nil
