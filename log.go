@@ -309,7 +309,7 @@ func (l *Log) replayInto(s *shard, byID map[int64]*partition, skipped *int64) co
 		if err != nil {
 			return fmt.Errorf("partition %d of %q: %w", p.index, p.topic.name(), err)
 		}
-		if len(p.entries) > 0 && h.BaseOffset < p.next {
+		if p.entries.len() > 0 && h.BaseOffset < p.next {
 			return nil // an offset already indexed
 		}
 		if h.ProducerID >= 0 {

@@ -1,7 +1,6 @@
 package millrace
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -35,7 +34,7 @@ type partition struct {
 	producers producer.Table // idempotent producers' recent batches
 
 	mu       sync.RWMutex // guards the fields below
-	entries  []indexEntry // ascending offsets; entries[0] may start below logStart
+	entries  entryIndex   // ascending offsets; the first entry may start below logStart
 	next     int64        // high watermark: the next offset to assign
 	logStart int64
 	notify   chan struct{} // closed when next or durable moves; nil if nobody waits
@@ -74,23 +73,23 @@ func (p *partition) wakeLocked() {
 // addEntryLocked appends an index entry for a batch just stored.
 func (p *partition) addEntryLocked(e indexEntry) {
 	e.runMaxTs = e.maxTs
-	if n := len(p.entries); n > 0 && p.entries[n-1].runMaxTs > e.runMaxTs {
-		e.runMaxTs = p.entries[n-1].runMaxTs
+	if n := p.entries.len(); n > 0 && p.entries.at(n-1).runMaxTs > e.runMaxTs {
+		e.runMaxTs = p.entries.at(n - 1).runMaxTs
 	}
-	p.entries = append(p.entries, e)
+	p.entries.push(e)
 	p.next = e.last + 1
 }
 
 // findLocked returns the index of the first entry whose last offset is at
 // least off.
 func (p *partition) findLocked(off int64) int {
-	return sort.Search(len(p.entries), func(i int) bool { return p.entries[i].last >= off })
+	return p.entries.search(func(e *indexEntry) bool { return e.last >= off })
 }
 
 // findTimeLocked returns the index of the first entry holding a record with
 // timestamp at least ts.
 func (p *partition) findTimeLocked(ts int64) int {
-	return sort.Search(len(p.entries), func(i int) bool { return p.entries[i].runMaxTs >= ts })
+	return p.entries.search(func(e *indexEntry) bool { return e.runMaxTs >= ts })
 }
 
 // trimLocked drops index entries wholly below logStart and returns the
@@ -102,14 +101,14 @@ func (p *partition) trimLocked() (released []uint64) {
 		return nil
 	}
 	for i := 0; i < n; i++ {
-		if i == 0 || p.entries[i-1].seq != p.entries[i].seq {
-			released = append(released, p.entries[i].seq)
+		if seq := p.entries.at(i).seq; i == 0 || p.entries.at(i-1).seq != seq {
+			released = append(released, seq)
 		}
 	}
-	if n < len(p.entries) && released[len(released)-1] == p.entries[n].seq {
+	if n < p.entries.len() && released[len(released)-1] == p.entries.at(n).seq {
 		released = released[:len(released)-1]
 	}
-	p.entries = append(p.entries[:0:0], p.entries[n:]...)
+	p.entries.dropFront(n)
 	return released
 }
 
@@ -117,9 +116,9 @@ func (p *partition) trimLocked() (released []uint64) {
 // each, in order.
 func (p *partition) segmentsLocked() []uint64 {
 	var out []uint64
-	for i, e := range p.entries {
-		if i == 0 || p.entries[i-1].seq != e.seq {
-			out = append(out, e.seq)
+	for i := range p.entries.len() {
+		if seq := p.entries.at(i).seq; i == 0 || p.entries.at(i-1).seq != seq {
+			out = append(out, seq)
 		}
 	}
 	return out
@@ -146,17 +145,18 @@ func (p *partition) info() PartitionInfo {
 	pi := PartitionInfo{
 		Topic: p.topic.name(), Partition: p.index, Shard: p.shard.id,
 		LogStartOffset: p.logStart, HighWatermark: p.next, DurableOffset: min(p.durable.Load(), p.next),
-		FirstTimestamp: -1, LastTimestamp: -1, Batches: len(p.entries),
+		FirstTimestamp: -1, LastTimestamp: -1, Batches: p.entries.len(),
 	}
-	for i, e := range p.entries {
+	for i := range p.entries.len() {
+		e := p.entries.at(i)
 		pi.Bytes += int64(e.size)
-		if i == 0 || p.entries[i-1].seq != e.seq {
+		if i == 0 || p.entries.at(i-1).seq != e.seq {
 			pi.Segments++
 		}
 	}
-	if n := len(p.entries); n > 0 {
-		pi.FirstTimestamp = p.entries[0].firstTs
-		pi.LastTimestamp = p.entries[n-1].runMaxTs
+	if n := p.entries.len(); n > 0 {
+		pi.FirstTimestamp = p.entries.at(0).firstTs
+		pi.LastTimestamp = p.entries.at(n - 1).runMaxTs
 	}
 	return pi
 }

@@ -52,8 +52,8 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 			topicName, part, offset, res.LogStartOffset, res.HighWatermark, ErrOffsetOutOfRange)
 	}
 	total := 0
-	for i := p.findLocked(offset); i < len(p.entries); i++ {
-		e := p.entries[i]
+	for i := p.findLocked(offset); i < p.entries.len(); i++ {
+		e := p.entries.at(i)
 		if e.last >= limit || (len(refs) > 0 && total+int(e.size) > maxBytes) {
 			break
 		}

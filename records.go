@@ -152,12 +152,12 @@ func (l *Log) OffsetForTime(topicName string, part int32, ts time.Time) (int64, 
 	target := ts.UnixMilli()
 	p.mu.RLock()
 	i := p.findTimeLocked(target)
-	if i == len(p.entries) {
+	if i == p.entries.len() {
 		hw := p.next
 		p.mu.RUnlock()
 		return hw, nil
 	}
-	e := p.entries[i]
+	e := *p.entries.at(i)
 	logStart := p.logStart
 	p.mu.RUnlock()
 	payload, err := p.shard.cl().ReadEntry(e.seq, e.pos, e.size, nil)

@@ -63,10 +63,10 @@ func (l *Log) EnforceRetention() (RetentionReport, error) {
 	for _, w := range todo {
 		active := w.p.shard.cl().ActiveSeq()
 		w.p.mu.Lock()
-		spans = spansOf(w.p.entries, active, spans[:0])
+		spans = spansOf(&w.p.entries, active, spans[:0])
 		var activeBytes int64
-		for _, e := range w.p.entries {
-			if e.seq >= active {
+		for i := range w.p.entries.len() {
+			if e := w.p.entries.at(i); e.seq >= active {
 				activeBytes += int64(e.size)
 			}
 		}
@@ -95,12 +95,13 @@ func (l *Log) EnforceRetention() (RetentionReport, error) {
 }
 
 // spansOf groups a partition's index entries by sealed segment.
-func spansOf(entries []indexEntry, active uint64, out []retention.Span) []retention.Span {
-	for i, e := range entries {
+func spansOf(entries *entryIndex, active uint64, out []retention.Span) []retention.Span {
+	for i := range entries.len() {
+		e := entries.at(i)
 		if e.seq >= active {
 			break
 		}
-		if i == 0 || entries[i-1].seq != e.seq {
+		if i == 0 || entries.at(i-1).seq != e.seq {
 			out = append(out, retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs})
 		}
 		s := &out[len(out)-1]

@@ -84,13 +84,13 @@ func (l *Log) MaxTimestamp(topicName string, part int32) (offset, ts int64, err 
 		return -1, -1, err
 	}
 	p.mu.RLock()
-	n := len(p.entries)
-	if n == 0 || p.entries[n-1].last < p.logStart {
+	n := p.entries.len()
+	if n == 0 || p.entries.at(n-1).last < p.logStart {
 		p.mu.RUnlock()
 		return -1, -1, nil
 	}
-	maxTs := p.entries[n-1].runMaxTs
-	e := p.entries[p.findTimeLocked(maxTs)]
+	maxTs := p.entries.at(n - 1).runMaxTs
+	e := *p.entries.at(p.findTimeLocked(maxTs))
 	logStart := p.logStart
 	p.mu.RUnlock()
 	payload, err := p.shard.cl().ReadEntry(e.seq, e.pos, e.size, nil)

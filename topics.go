@@ -68,7 +68,7 @@ func (l *Log) DeleteTopic(name string) error {
 		p.mu.Lock()
 		p.deleted = true
 		segs := p.segmentsLocked()
-		p.entries = nil
+		p.entries = entryIndex{}
 		p.wakeLocked()
 		p.mu.Unlock()
 		p.appendMu.Unlock()

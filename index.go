@@ -1,0 +1,70 @@
+package millrace
+
+import "sort"
+
+// indexBlock is the number of entries in a full block of a partition's
+// index: 256 KiB.
+const indexBlock = 4096
+
+// entryIndex is a partition's index: one entry per stored batch, in offset
+// order, kept in blocks of at most indexBlock entries, so that appending
+// never copies more than one block. A single slice grown by append copied
+// the whole index at each growth, under the partition's lock: on the
+// project's machine an append to a 200,000-entry slice took 17 ms, and to a
+// 500,000-entry one 286 ms (mostly page faults on the new array), and every
+// produce and fetch of the partition waited behind it (BENCHMARKS.md,
+// "Third pass"). Each block grows by doubling up to indexBlock, so a
+// partition with few batches still costs only what it holds. The zero
+// value is an empty index. Callers hold the partition's lock.
+type entryIndex struct {
+	blocks [][]indexEntry // all full (indexBlock entries) but the last
+	skip   int            // entries dropped from the front of blocks[0]
+	n      int            // live entries
+}
+
+// len returns the number of entries.
+func (x *entryIndex) len() int { return x.n }
+
+// at returns entry i, 0 <= i < len().
+func (x *entryIndex) at(i int) *indexEntry {
+	j := x.skip + i
+	return &x.blocks[j/indexBlock][j%indexBlock]
+}
+
+// push appends e.
+func (x *entryIndex) push(e indexEntry) {
+	k := len(x.blocks) - 1
+	if k < 0 || len(x.blocks[k]) == indexBlock {
+		x.blocks = append(x.blocks, nil)
+		k++
+	}
+	b := x.blocks[k]
+	if len(b) == cap(b) {
+		nb := make([]indexEntry, len(b), min(max(2*cap(b), 8), indexBlock))
+		copy(nb, b)
+		b = nb
+	}
+	x.blocks[k] = append(b, e)
+	x.n++
+}
+
+// dropFront removes the first k entries, releasing the blocks they emptied.
+func (x *entryIndex) dropFront(k int) {
+	x.skip += k
+	x.n -= k
+	if x.n <= 0 {
+		*x = entryIndex{}
+		return
+	}
+	if drop := x.skip / indexBlock; drop > 0 {
+		clear(x.blocks[:drop])
+		x.blocks = x.blocks[drop:]
+		x.skip -= drop * indexBlock
+	}
+}
+
+// search returns the smallest i in [0, len()) for which f(entry i) is
+// true, or len() if none is; f must be false then true along the index.
+func (x *entryIndex) search(f func(*indexEntry) bool) int {
+	return sort.Search(x.n, func(i int) bool { return f(x.at(i)) })
+}

@@ -1,0 +1,104 @@
+package millrace
+
+import (
+	"testing"
+	"time"
+)
+
+// The index keeps every entry in order across blocks, finds by search,
+// drops from the front a block at a time, and never holds a block larger
+// than indexBlock.
+func TestEntryIndexAcrossBlocks(t *testing.T) {
+	var x entryIndex
+	const n = 3*indexBlock + 100
+	for i := range n {
+		x.push(indexEntry{base: int64(i), last: int64(i)})
+	}
+	if x.len() != n {
+		t.Fatalf("len %d, want %d", x.len(), n)
+	}
+	for _, b := range x.blocks {
+		if cap(b) > indexBlock {
+			t.Fatalf("a block of capacity %d", cap(b))
+		}
+	}
+	check := func(from int) {
+		t.Helper()
+		for i := range x.len() {
+			if got := x.at(i).base; got != int64(from+i) {
+				t.Fatalf("entry %d holds %d, want %d", i, got, from+i)
+			}
+		}
+		if i := x.search(func(e *indexEntry) bool { return e.last >= int64(from+10) }); i != 10 {
+			t.Fatalf("search for offset %d gave entry %d, want 10", from+10, i)
+		}
+	}
+	check(0)
+	x.dropFront(indexBlock + 5) // across a block boundary
+	if x.len() != n-indexBlock-5 || len(x.blocks) != 3 {
+		t.Fatalf("after dropping %d: len %d, %d blocks", indexBlock+5, x.len(), len(x.blocks))
+	}
+	check(indexBlock + 5)
+	x.push(indexEntry{base: n, last: n})
+	if got := x.at(x.len() - 1).base; got != n {
+		t.Fatalf("pushed after a drop: last holds %d", got)
+	}
+	x.dropFront(x.len())
+	if x.len() != 0 || x.blocks != nil {
+		t.Fatalf("emptied index: len %d, %d blocks", x.len(), len(x.blocks))
+	}
+	x.push(indexEntry{base: 7})
+	if x.len() != 1 || x.at(0).base != 7 {
+		t.Fatal("an emptied index does not take a new entry")
+	}
+}
+
+// A partition with few batches pays for those, not for a block.
+func TestEntryIndexOfFewEntriesIsSmall(t *testing.T) {
+	var x entryIndex
+	for i := range 3 {
+		x.push(indexEntry{base: int64(i)})
+	}
+	if c := cap(x.blocks[0]); c > 8 {
+		t.Fatalf("3 entries hold a block of capacity %d", c)
+	}
+}
+
+// BenchmarkIndexPush appends 600,000 entries, as a partition's index grows,
+// to a plain slice (the index before blocks) and to an entryIndex, and
+// reports the slowest single append: the time a produce or fetch of the
+// partition could wait behind it.
+//
+//	go test -run '^$' -bench IndexPush -benchtime 3x .
+func BenchmarkIndexPush(b *testing.B) {
+	const n = 600_000
+	run := func(b *testing.B, push func(indexEntry)) {
+		var worst time.Duration
+		for range b.N {
+			for i := range n {
+				t0 := time.Now()
+				push(indexEntry{base: int64(i), last: int64(i)})
+				worst = max(worst, time.Since(t0))
+			}
+		}
+		b.ReportMetric(float64(worst.Microseconds()), "worst-µs/push")
+	}
+	b.Run("slice", func(b *testing.B) {
+		var s []indexEntry
+		run(b, func(e indexEntry) {
+			if len(s) == n {
+				s = nil
+			}
+			s = append(s, e)
+		})
+	})
+	b.Run("blocks", func(b *testing.B) {
+		var x entryIndex
+		run(b, func(e indexEntry) {
+			if x.len() == n {
+				x = entryIndex{}
+			}
+			x.push(e)
+		})
+	})
+}
