@@ -13,8 +13,9 @@ const indexBlock = 4096
 // project's machine an append to a 200,000-entry slice took 17 ms, and to a
 // 500,000-entry one 286 ms (mostly page faults on the new array), and every
 // produce and fetch of the partition waited behind it (BENCHMARKS.md,
-// "Third pass"). Each block grows by doubling up to indexBlock, so a
-// partition with few batches still costs only what it holds. The zero
+// "Third pass"). The first block grows by doubling up to indexBlock, so a
+// partition with few batches costs only what it holds; later ones are made
+// whole. The zero
 // value is an empty index. Callers hold the partition's lock.
 type entryIndex struct {
 	blocks [][]indexEntry // all full (indexBlock entries) but the last
@@ -35,7 +36,13 @@ func (x *entryIndex) at(i int) *indexEntry {
 func (x *entryIndex) push(e indexEntry) {
 	k := len(x.blocks) - 1
 	if k < 0 || len(x.blocks[k]) == indexBlock {
-		x.blocks = append(x.blocks, nil)
+		var b []indexEntry
+		if k >= 0 {
+			// The partition already holds a full block: the next one is
+			// made whole at once rather than by doublings.
+			b = make([]indexEntry, 0, indexBlock)
+		}
+		x.blocks = append(x.blocks, b)
 		k++
 	}
 	b := x.blocks[k]
@@ -49,6 +56,9 @@ func (x *entryIndex) push(e indexEntry) {
 }
 
 // dropFront removes the first k entries, releasing the blocks they emptied.
+// When what is left fits in the first block and is no more than what was
+// dropped from it, it moves to a block of its own size, so that a trimmed
+// partition holds about what it keeps (the copy is paid for by the drops).
 func (x *entryIndex) dropFront(k int) {
 	x.skip += k
 	x.n -= k
@@ -60,6 +70,11 @@ func (x *entryIndex) dropFront(k int) {
 		clear(x.blocks[:drop])
 		x.blocks = x.blocks[drop:]
 		x.skip -= drop * indexBlock
+	}
+	if len(x.blocks) == 1 && x.skip > 0 && x.skip >= x.n {
+		b := make([]indexEntry, x.n, max(8, x.n))
+		copy(b, x.blocks[0][x.skip:])
+		x.blocks[0], x.skip = b, 0
 	}
 }
 

@@ -53,6 +53,59 @@ func TestEntryIndexAcrossBlocks(t *testing.T) {
 	}
 }
 
+// A drop that ends exactly on a block boundary releases that block, for
+// the collector too.
+func TestEntryIndexDropOnABlockBoundary(t *testing.T) {
+	var x entryIndex
+	for i := range 2*indexBlock + 10 {
+		x.push(indexEntry{base: int64(i)})
+	}
+	before := x.blocks // shares the array x.blocks is resliced from
+	x.dropFront(indexBlock)
+	if len(x.blocks) != 2 || x.skip != 0 || x.at(0).base != indexBlock {
+		t.Fatalf("after dropping one block: %d blocks, skip %d, first %d", len(x.blocks), x.skip, x.at(0).base)
+	}
+	if before[0] != nil {
+		t.Fatal("the dropped block is still referenced, so never collected")
+	}
+}
+
+// A partition trimmed again and again (retention, DeleteRecords) holds
+// about what it keeps, not the blocks its dropped entries filled.
+func TestEntryIndexTrimmedHoldsWhatItKeeps(t *testing.T) {
+	var x entryIndex
+	held := func() (c int) {
+		for _, b := range x.blocks {
+			c += cap(b)
+		}
+		return c
+	}
+	for i := range 3 * indexBlock {
+		x.push(indexEntry{base: int64(i)})
+		if x.len() > 10 {
+			x.dropFront(x.len() - 10)
+		}
+		if c := held(); c > 64 {
+			t.Fatalf("after %d pushes, keeping 10 entries: %d entries of capacity held", i+1, c)
+		}
+	}
+	for i := range 10 {
+		if got, want := x.at(i).base, int64(3*indexBlock-10+i); got != want {
+			t.Fatalf("entry %d holds %d, want %d", i, got, want)
+		}
+	}
+	// A drop inside the one block, then pushes that make it grow.
+	x.dropFront(3)
+	for i := range 100 {
+		x.push(indexEntry{base: int64(3*indexBlock + i)})
+	}
+	for i := range x.len() {
+		if got, want := x.at(i).base, int64(3*indexBlock-7+i); got != want {
+			t.Fatalf("after growing: entry %d holds %d, want %d", i, got, want)
+		}
+	}
+}
+
 // A partition with few batches pays for those, not for a block.
 func TestEntryIndexOfFewEntriesIsSmall(t *testing.T) {
 	var x entryIndex
