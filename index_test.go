@@ -1,8 +1,12 @@
 package millrace
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/millrace/millrace/internal/retention"
 )
 
 // The index keeps every entry in order across blocks, finds by search,
@@ -153,5 +157,75 @@ func BenchmarkIndexPush(b *testing.B) {
 			}
 			x.push(e)
 		})
+	})
+}
+
+// segmentsFromScratch sums the entries up by segment the slow way: what
+// the index's running summary must always equal.
+func segmentsFromScratch(x *entryIndex) []segSpan {
+	var out []segSpan
+	for i := range x.len() {
+		e := x.at(i)
+		if i == 0 || x.at(i-1).seq != e.seq {
+			out = append(out, segSpan{seq: e.seq, span: retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs}})
+		}
+		s := &out[len(out)-1]
+		s.n++
+		s.span.LastOffset = e.last
+		s.span.MaxTimestamp = max(s.span.MaxTimestamp, e.maxTs)
+		s.span.Bytes += int64(e.size)
+	}
+	return out
+}
+
+// Whatever the pushes and drops, the index's summary by segment is the one
+// its entries give: retention and describe read it instead of the entries.
+func TestEntryIndexSegmentsMatchItsEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 40 {
+		var x entryIndex
+		var off int64
+		seq := uint64(1)
+		for op := range 120 {
+			if x.len() > 0 && rng.IntN(5) == 0 {
+				x.dropFront(rng.IntN(x.len() + 1))
+			} else {
+				for range rng.IntN(indexBlock / 2) {
+					if rng.IntN(50) == 0 {
+						seq += uint64(1 + rng.IntN(2))
+					}
+					n := int64(1 + rng.IntN(20))
+					x.push(indexEntry{base: off, last: off + n - 1, maxTs: rng.Int64N(1e6), seq: seq, size: int32(60 + rng.IntN(4000))})
+					off += n
+				}
+			}
+			want := segmentsFromScratch(&x)
+			if got := x.segments(); !slices.Equal(got, want) {
+				t.Fatalf("round %d, op %d: segments\n%+v\nwant\n%+v", round, op, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkRetentionSpans is the work a retention pass does, under the
+// partition's lock, for a partition of 550,000 batches in 28 segments: from
+// the entries (as before the index kept its summary) and from the summary.
+//
+//	go test -run '^$' -bench RetentionSpans .
+func BenchmarkRetentionSpans(b *testing.B) {
+	var x entryIndex
+	for i := range 550_000 {
+		x.push(indexEntry{base: int64(i), last: int64(i), seq: uint64(i / 20_000), size: 3000})
+	}
+	b.Run("entries", func(b *testing.B) {
+		for range b.N {
+			segmentsFromScratch(&x)
+		}
+	})
+	b.Run("summary", func(b *testing.B) {
+		var out []retention.Span
+		for range b.N {
+			out = spansOf(&x, 27, out[:0])
+		}
 	})
 }

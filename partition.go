@@ -116,10 +116,8 @@ func (p *partition) trimLocked() (released []uint64) {
 // each, in order.
 func (p *partition) segmentsLocked() []uint64 {
 	var out []uint64
-	for i := range p.entries.len() {
-		if seq := p.entries.at(i).seq; i == 0 || p.entries.at(i-1).seq != seq {
-			out = append(out, seq)
-		}
+	for _, s := range p.entries.segments() {
+		out = append(out, s.seq)
 	}
 	return out
 }
@@ -147,12 +145,9 @@ func (p *partition) info() PartitionInfo {
 		LogStartOffset: p.logStart, HighWatermark: p.next, DurableOffset: min(p.durable.Load(), p.next),
 		FirstTimestamp: -1, LastTimestamp: -1, Batches: p.entries.len(),
 	}
-	for i := range p.entries.len() {
-		e := p.entries.at(i)
-		pi.Bytes += int64(e.size)
-		if i == 0 || p.entries.at(i-1).seq != e.seq {
-			pi.Segments++
-		}
+	for _, s := range p.entries.segments() {
+		pi.Bytes += s.span.Bytes
+		pi.Segments++
 	}
 	if n := p.entries.len(); n > 0 {
 		pi.FirstTimestamp = p.entries.at(0).firstTs

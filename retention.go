@@ -65,9 +65,9 @@ func (l *Log) EnforceRetention() (RetentionReport, error) {
 		w.p.mu.Lock()
 		spans = spansOf(&w.p.entries, active, spans[:0])
 		var activeBytes int64
-		for i := range w.p.entries.len() {
-			if e := w.p.entries.at(i); e.seq >= active {
-				activeBytes += int64(e.size)
+		for _, s := range w.p.entries.segments() {
+			if s.seq >= active {
+				activeBytes += s.span.Bytes
 			}
 		}
 		start, dropped := retention.NewStart(spans, activeBytes, w.pol, nowMs)
@@ -96,18 +96,11 @@ func (l *Log) EnforceRetention() (RetentionReport, error) {
 
 // spansOf groups a partition's index entries by sealed segment.
 func spansOf(entries *entryIndex, active uint64, out []retention.Span) []retention.Span {
-	for i := range entries.len() {
-		e := entries.at(i)
-		if e.seq >= active {
+	for _, s := range entries.segments() {
+		if s.seq >= active {
 			break
 		}
-		if i == 0 || entries.at(i-1).seq != e.seq {
-			out = append(out, retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs})
-		}
-		s := &out[len(out)-1]
-		s.LastOffset = e.last
-		s.MaxTimestamp = max(s.MaxTimestamp, e.maxTs)
-		s.Bytes += int64(e.size)
+		out = append(out, s.span)
 	}
 	return out
 }
