@@ -188,7 +188,18 @@ func TestEntryIndexSegmentsMatchItsEntries(t *testing.T) {
 		seq := uint64(1)
 		for op := range 120 {
 			if x.len() > 0 && rng.IntN(5) == 0 {
-				x.dropFront(rng.IntN(x.len() + 1))
+				k := rng.IntN(x.len() + 1)
+				switch rng.IntN(3) {
+				case 0: // exactly up to a segment boundary
+					segs := x.segments()
+					k = 0
+					for _, sg := range segs[:rng.IntN(len(segs))+1] {
+						k += sg.n
+					}
+				case 1: // all but one
+					k = x.len() - 1
+				}
+				x.dropFront(k)
 			} else {
 				for range rng.IntN(indexBlock / 2) {
 					if rng.IntN(50) == 0 {
