@@ -7,7 +7,8 @@
 # histograms across the run, the Produce request, fsync and flush write
 # times (bench/histq.py). Run it twice with different configs, alternating,
 # to compare settings such as flusher_nice. ACKS (default all) sets the
-# fixed-rate run's --acks; BENCH_FLAGS adds bench flags to both runs (say
+# fixed-rate run's --acks; MODE=e2e makes it an end-to-end run (acks=all);
+# BENCH_FLAGS adds bench flags to both runs (say
 # "--client wire --inflight 1"); SERVER_ENV, environment for the server
 # (say GOMAXPROCS=4). Stops by itself.
 set -euo pipefail
@@ -24,9 +25,9 @@ env ${SERVER_ENV:-} "$work/millrace" serve --data "$work/data" --http-addr "127.
 	${CONFIG:+--config "$CONFIG"} > "$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
-bench() { "$work/millrace" bench produce --brokers "127.0.0.1:$kport" --producers 1 --quiet ${BENCH_FLAGS:-} "$@"; }
-bench --count "${WARMUP:-2000000}" > /dev/null
+bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers 1 --quiet ${BENCH_FLAGS:-}; }
+bench produce --count "${WARMUP:-2000000}" > /dev/null
 curl -sf "127.0.0.1:$port/metrics" > "$work/before"
-bench --rate "${RATE:-1000000}" --duration "${RUN_SECONDS:-8}s" --acks "${ACKS:-all}"
+bench "${MODE:-produce}" --rate "${RATE:-1000000}" --duration "${RUN_SECONDS:-8}s" --acks "${ACKS:-all}"
 curl -sf "127.0.0.1:$port/metrics" > "$work/after"
 python3 bench/histq.py "$work/before" "$work/after"
