@@ -13,18 +13,8 @@
 # (say GOMAXPROCS=4). Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-go build -o "$work/millrace" ./cmd/millrace
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(freeport)
-kport=$(freeport)
-env ${SERVER_ENV:-} "$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" \
-	${CONFIG:+--config "$CONFIG"} > "$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
+. bench/lib.sh
+start_millrace ${CONFIG:+--config "$CONFIG"}
 bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers 1 --quiet ${BENCH_FLAGS:-}; }
 bench produce --count "${WARMUP:-2000000}" > /dev/null
 curl -sf "127.0.0.1:$port/metrics" > "$work/before"

@@ -9,17 +9,8 @@
 # time it grew: the run's p99 then showed the copies. Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-go build -o "$work/millrace" ./cmd/millrace
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(freeport)
-kport=$(freeport)
-"$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" > "$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
+. bench/lib.sh
+start_millrace
 bench() { "$work/millrace" bench produce --client wire --brokers "127.0.0.1:$kport" --producers 1 --quiet \
 	--topic one --partitions 1 --batch-bytes 2000 --acks leader "$@"; }
 bench --count "${COUNT:-4000000}" > /dev/null

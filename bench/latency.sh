@@ -18,22 +18,12 @@
 # BENCH_FLAGS (say --inflight 1). Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
 secs=${RUN_SECONDS:-10}
 fraction=${FRACTION:-0.5}
 producers=${PRODUCERS:-1}
 client=${CLIENT:-franz}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-go build -o "$work/millrace" ./cmd/millrace
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(freeport)
-kport=$(freeport)
-"$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" --kafka-addr "127.0.0.1:$kport" \
-	${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"} > "$work/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 200); do curl -sf "127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.05; done
+. bench/lib.sh
+start_millrace ${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"}
 bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --client "$client" ${BENCH_FLAGS:-} --quiet --json; }
 metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
 

@@ -1,0 +1,33 @@
+# Sourced by the single-server scripts here (acksall.sh, bigindex.sh,
+# latency.sh), from the repository root:
+#
+#   . bench/lib.sh
+#   start_millrace [serve flags...]
+#
+# start_millrace builds millrace into a temporary directory ($work), starts
+# `millrace serve` on free 127.0.0.1 ports ($port for HTTP, $kport for
+# Kafka) with its data in $work/data, the flags given and the environment in
+# SERVER_ENV (say GOMAXPROCS=4), logs to $work/server.log, and waits until
+# it is ready. On exit the server ($pid) is killed and $work removed.
+[ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
+work=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_millrace() {
+	go build -o "$work/millrace" ./cmd/millrace
+	port=$(freeport)
+	kport=$(freeport)
+	env ${SERVER_ENV:-} "$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" \
+		--kafka-addr "127.0.0.1:$kport" "$@" > "$work/server.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do
+		curl -sf "127.0.0.1:$port/readyz" > /dev/null && return 0
+		sleep 0.05
+	done
+	echo "millrace did not become ready in 10 s; see its log:" >&2
+	tail -20 "$work/server.log" >&2
+	return 1
+}
