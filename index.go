@@ -19,8 +19,8 @@ const indexBlock = 4096
 // produce and fetch of the partition waited behind it (BENCHMARKS.md,
 // "Third pass"). The first block grows by doubling up to indexBlock, so a
 // partition with few batches costs only what it holds; later ones are made
-// whole. The zero
-// value is an empty index. Callers hold the partition's lock.
+// whole. The zero value is an empty index. Callers hold the partition's
+// lock.
 type entryIndex struct {
 	blocks [][]indexEntry // all full (indexBlock entries) but the last
 	skip   int            // entries dropped from the front of blocks[0]

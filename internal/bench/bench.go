@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	case "produce":
 		err = r.produce(ctx, m, o.Rate)
 	case "consume":
-		err = r.consume(ctx, m, o.Count, nil)
+		err = r.consume(ctx, m, o.Count)
 	case "e2e":
 		err = r.e2e(ctx, m)
 	}
@@ -194,9 +194,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 type runner interface {
 	setup(ctx context.Context) error
 	produce(ctx context.Context, m *meter, rate int) error
-	// consume reads count records (or until ctx is done); onRecord, if
-	// set, sees each value.
-	consume(ctx context.Context, m *meter, count int64, onRecord func(value []byte)) error
+	// consume reads count records (or until ctx is done).
+	consume(ctx context.Context, m *meter, count int64) error
 	e2e(ctx context.Context, m *meter) error
 	close()
 }

@@ -137,3 +137,13 @@ func TestScheduleGivesUpAtTheDeadline(t *testing.T) {
 		t.Fatalf("a record due at %v, after the deadline, was released", at.Sub(s.start))
 	}
 }
+
+// Both Kafka clients read --acks the same way: leader or 1, none or 0,
+// and all (or -1, or anything else) for every in-sync replica.
+func TestKafkaAcksLevels(t *testing.T) {
+	for s, want := range map[string]int16{"leader": 1, "1": 1, "none": 0, "0": 0, "all": -1, "-1": -1, "": -1} {
+		if got := kafkaAcks(s); got != want {
+			t.Errorf("kafkaAcks(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

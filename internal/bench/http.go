@@ -193,7 +193,7 @@ func (h *httpRunner) readPartition(ctx context.Context, part int32, offset int64
 
 // consume reads every partition from its log start to the high watermark
 // it had when the run began, one connection per partition.
-func (h *httpRunner) consume(ctx context.Context, m *meter, count int64, _ func([]byte)) error {
+func (h *httpRunner) consume(ctx context.Context, m *meter, count int64) error {
 	parts, err := h.partitions(ctx)
 	if err != nil {
 		return err

@@ -116,6 +116,19 @@ func (k *kafkaRunner) close() {
 	}
 }
 
+// kafkaAcks is the Kafka acks level an Options.Acks names: 1 for "leader"
+// (or "1"), 0 for "none" (or "0"), and -1, all in-sync replicas, for
+// anything else ("all", the default).
+func kafkaAcks(s string) int16 {
+	switch s {
+	case "leader", "1":
+		return 1
+	case "none", "0":
+		return 0
+	}
+	return -1
+}
+
 func (k *kafkaRunner) producerOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.o.Brokers...),
@@ -126,13 +139,14 @@ func (k *kafkaRunner) producerOpts() []kgo.Opt {
 	}
 	// Set explicitly: franz-go's own default linger is not zero.
 	opts = append(opts, kgo.ProducerLinger(k.o.Linger))
-	if k.o.Inflight > 0 && k.o.Acks != "all" {
+	acks := kafkaAcks(k.o.Acks)
+	if k.o.Inflight > 0 && acks != -1 {
 		opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(k.o.Inflight))
 	}
-	switch k.o.Acks {
-	case "leader", "1":
+	switch acks {
+	case 1:
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	case "none", "0":
+	case 0:
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 	default:
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
@@ -238,14 +252,12 @@ func (k *kafkaRunner) produceWith(ctx context.Context, m *meter, rate int, clk c
 
 // consume reads the topic from its start until count records (at most what
 // the topic held at setup) have arrived, or ctx ends.
-func (k *kafkaRunner) consume(ctx context.Context, m *meter, count int64, onRecord func([]byte)) error {
-	if onRecord == nil {
-		if count <= 0 || count > k.target {
-			count = k.target
-		}
-		if count == 0 {
-			return nil // an empty topic
-		}
+func (k *kafkaRunner) consume(ctx context.Context, m *meter, count int64) error {
+	if count <= 0 || count > k.target {
+		count = k.target
+	}
+	if count == 0 {
+		return nil // an empty topic
 	}
 	cl := k.cons
 	cl.AddConsumeTopics(k.o.Topic)
@@ -261,11 +273,7 @@ func (k *kafkaRunner) consume(ctx context.Context, m *meter, count int64, onReco
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			got++
-			if onRecord != nil {
-				onRecord(r.Value)
-			} else {
-				m.add(1, int64(len(r.Value)))
-			}
+			m.add(1, int64(len(r.Value)))
 		})
 	}
 	return nil

@@ -31,9 +31,8 @@ import (
 // errors) and nothing else.
 type wireRunner struct {
 	*kafkaRunner
-	cons     *wireConn // consume: connected at setup
-	consMeta wireTopic
-	start    []int64 // consume: the offsets to read from
+	cons  *wireConn // consume: connected at setup
+	start []int64   // consume: the offsets to read from
 }
 
 // wireInflight is how many produce requests a wire producer keeps in
@@ -55,7 +54,7 @@ func (k *wireRunner) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	k.cons, k.consMeta = c, wt
+	k.cons = c
 	if k.start, err = c.offsets(k.o.Topic, wt.partitions, -2); err != nil {
 		return err
 	}
@@ -166,15 +165,7 @@ func (p *wireProducer) run(ctx context.Context) error {
 		return err
 	}
 	defer conn.close()
-	var acks int16
-	switch o.Acks {
-	case "leader", "1":
-		acks = 1
-	case "none", "0":
-		acks = 0
-	default:
-		acks = -1
-	}
+	acks := kafkaAcks(o.Acks)
 	bo := batch.BuildOptions{}
 	seqs := make([]int32, wt.partitions)
 	if acks == -1 {
@@ -222,7 +213,9 @@ send:
 		if p.sched == nil {
 			f.n = maxRecs
 			if o.Count > 0 {
-				f.n = min(f.n, o.Count-p.claimed.Add(maxRecs)+maxRecs)
+				// Claim up to maxRecs of what the producers have not yet.
+				before := p.claimed.Add(maxRecs) - maxRecs
+				f.n = min(f.n, o.Count-before)
 			}
 			f.sent = time.Now()
 		} else {
@@ -353,7 +346,7 @@ func (p *wireProducer) done(f flight, now time.Time) {
 
 // consume reads the topic from its start until count records (at most what
 // it held at setup) have arrived, or ctx ends.
-func (k *wireRunner) consume(ctx context.Context, m *meter, count int64, _ func([]byte)) error {
+func (k *wireRunner) consume(ctx context.Context, m *meter, count int64) error {
 	if count <= 0 || count > k.target {
 		count = k.target
 	}
