@@ -9,7 +9,10 @@
 # Produce requests (millrace_kafka_request_duration_seconds, from the
 # request read whole to its response written) and the fsync time
 # (millrace_fsync_duration_seconds), both taken as the difference of the
-# server's histograms before and after the run. Every run uses PRODUCERS
+# server's histograms before and after the run, and the server's CPU time
+# (user and system, from /proc) per record: on a shared machine whose
+# latencies swing by the hour, the steadier figure for comparing builds.
+# Every run uses PRODUCERS
 # (default 1) franz-go producer clients: on 2 cores a second client adds
 # more CPU than throughput, and its queueing shows in every latency.
 # CLIENT=wire (default franz) runs every step with the bench's own minimal
@@ -26,6 +29,7 @@ client=${CLIENT:-franz}
 start_millrace ${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"}
 bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --client "$client" ${BENCH_FLAGS:-} --quiet --json; }
 metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
+cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # the server's user + system time
 
 echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records, $producers $client producer(s)..." >&2
 bench produce --topic peak --count 3000000 --acks all > "$work/peak.json"
@@ -37,7 +41,10 @@ run() { # name, then bench arguments
 	local name=$1
 	shift
 	metrics "$work/$name.before"
+	local t0
+	t0=$(cputicks)
 	bench "$@" --rate "$rate" --duration "${secs}s" > "$work/$name.json"
+	echo "$t0 $(cputicks) $(getconf CLK_TCK)" > "$work/$name.cpu"
 	metrics "$work/$name.after"
 }
 run acks1 produce --topic lat --acks leader
@@ -51,8 +58,8 @@ work, peak, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 print(f'peak durable produce: {peak:,} records/s; runs at {rate:,} records/s')
 print()
-print('| run | client p50 | client p99 | client p99.9 | server Produce p50 | server Produce p99 | requests | fsync p99 |')
-print('|---|---|---|---|---|---|---|---|')
+print('| run | client p50 | client p99 | client p99.9 | server Produce p50 | server Produce p99 | requests | fsync p99 | server CPU per record |')
+print('|---|---|---|---|---|---|---|---|---|')
 for name, label in (('acks1', 'produce acks=1'), ('acksall', 'produce acks=all'), ('e2e', 'end to end (acks=all)')):
     r = json.load(open(f'{work}/{name}.json'))
     b, a = f'{work}/{name}.before', f'{work}/{name}.after'
@@ -62,5 +69,7 @@ for name, label in (('acks1', 'produce acks=1'), ('acksall', 'produce acks=all')
     s99, _ = quantile(sb, sa, 0.99)
     f99, _ = quantile(hist(b, 'millrace_fsync_duration_seconds', {'shard': '0'}),
                       hist(a, 'millrace_fsync_duration_seconds', {'shard': '0'}), 0.99)
-    print(f"| {label} | {r['P50']/1000:.2f} ms | {r['P99']/1000:.2f} ms | {r['P999']/1000:.2f} ms | {ms(s50)} | {ms(s99)} | {n:,} | {ms(f99)} |")
+    t0, t1, hz = map(int, open(f'{work}/{name}.cpu').read().split())
+    cpu = (t1 - t0) / hz / max(r['Records'], 1) * 1e6
+    print(f"| {label} | {r['P50']/1000:.2f} ms | {r['P99']/1000:.2f} ms | {r['P999']/1000:.2f} ms | {ms(s50)} | {ms(s99)} | {n:,} | {ms(f99)} | {cpu:.2f} µs |")
 PY

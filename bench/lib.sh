@@ -9,6 +9,8 @@
 # Kafka) with its data in $work/data, the flags given and the environment in
 # SERVER_ENV (say GOMAXPROCS=4), logs to $work/server.log, and waits until
 # it is ready. On exit the server ($pid) is killed and $work removed.
+# MILLRACE_BIN, if set, is run instead of a build of the working tree: to
+# compare two builds side by side, alternate runs of each.
 [ -x "$(command -v go)" ] || PATH=$PATH:/usr/local/go/bin
 work=$(mktemp -d)
 pid=
@@ -17,7 +19,11 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_millrace() {
-	go build -o "$work/millrace" ./cmd/millrace
+	if [ -n "${MILLRACE_BIN:-}" ]; then
+		cp "$MILLRACE_BIN" "$work/millrace"
+	else
+		go build -o "$work/millrace" ./cmd/millrace
+	fi
 	port=$(freeport)
 	kport=$(freeport)
 	env ${SERVER_ENV:-} "$work/millrace" serve --data "$work/data" --http-addr "127.0.0.1:$port" \

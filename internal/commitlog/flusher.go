@@ -1,7 +1,6 @@
 package commitlog
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 )
@@ -220,16 +219,8 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 		l.pending -= int64(len(c.buf))
 		l.cached += int64(len(c.buf))
 		c.err = err
-		if err == nil {
-			l.shrinkLocked(c)
-		}
 	}
 	l.lastFlush = took
-	biggest := 0
-	for _, c := range chunks {
-		biggest = max(biggest, len(c.buf))
-	}
-	l.chunkHint = max(biggest, l.chunkHint-l.chunkHint/8)
 	l.mu.Unlock()
 	for _, c := range chunks {
 		if err == nil && l.opts.OnDurable != nil && len(c.marks) > 0 {
@@ -240,29 +231,6 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 	l.mu.Lock()
 	l.evictLocked()
 	l.mu.Unlock()
-}
-
-// shrinkLocked fits a durable chunk's buffer to its bytes when it used
-// little of it (a group commit at a quiet moment), and hands the large
-// buffer back for the next chunk. The tail cache is bounded by the bytes it
-// holds; without this it would pin a whole chunk buffer (1 MiB or more) per
-// small commit, and every new chunk would need a fresh buffer.
-func (l *Log) shrinkLocked(c *chunk) {
-	if len(c.buf) > cap(c.buf)/2 || cap(c.buf)-len(c.buf) < 64<<10 {
-		return
-	}
-	fit := bytes.Clone(c.buf) // not zeroed first, unlike make
-	l.recycleLocked(c.buf)
-	c.buf = fit
-}
-
-// recycleLocked keeps a chunk buffer no reader can see any more for reuse,
-// if it is of a useful size (at least what newChunkLocked asks for, never
-// a fitted copy) and the free list has room.
-func (l *Log) recycleLocked(buf []byte) {
-	if cap(buf) <= 64<<20 && cap(buf) >= max(minChunk, l.chunkHint) && len(l.free) < 8 {
-		l.free = append(l.free, buf[:0])
-	}
 }
 
 // evictLocked drops the oldest durable chunks past the tail cache bound and
@@ -277,8 +245,8 @@ func (l *Log) evictLocked() {
 			break
 		}
 		l.cached -= int64(len(c.buf))
-		l.recycleLocked(c.buf)
-		c.buf, c.marks = nil, nil
+		l.unrefLocked(c.blk)
+		c.buf, c.blk, c.marks = nil, nil, nil
 		n++
 	}
 	if n > 0 {

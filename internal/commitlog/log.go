@@ -125,12 +125,14 @@ type FlushInfo struct {
 	Err     error         // the write or fsync error, if it failed
 }
 
-// chunk is a run of framed entries, contiguous in one segment, written by
-// the flusher with one write. Fields other than buf's growth are set once.
+// chunk is a run of framed entries, contiguous in one segment and in one
+// block, written by the flusher with one write. Fields other than buf's
+// growth are set once.
 type chunk struct {
 	seq      uint64
-	pos      int64 // position of buf[0] in the segment
-	buf      []byte
+	pos      int64  // position of buf[0] in the segment
+	buf      []byte // the chunk's bytes in blk.mem; its capacity reaches the block's end
+	blk      *block
 	marks    []Mark
 	lastIdx  uint64
 	seal     bool // seal the segment after writing this chunk
@@ -197,11 +199,8 @@ type Log struct {
 	failed     error
 	closed     bool
 	lastFlush  time.Duration
-	free       [][]byte // chunk buffers to reuse
-	// chunkHint is about how many bytes one flush interval brings: new
-	// chunks are sized for it, so that they rarely grow (and reallocate)
-	// while they fill.
-	chunkHint int
+	blk        *block   // the block appends frame entries into
+	free       []*block // blocks no chunk holds, to reuse
 
 	wake chan struct{} // buffered(1): something to flush
 	quit chan struct{}
@@ -235,11 +234,14 @@ func (l *Log) Append(stream uint64, payload []byte, mark Mark) (Appended, error)
 		l.rollLocked()
 	}
 	c := l.cur
-	if c == nil || c.seq != l.activeSeq {
-		c = l.newChunkLocked()
+	if c == nil || c.seq != l.activeSeq || !l.fitsLocked(int(size)) {
+		c = l.newChunkLocked(int(size))
 	}
 	info := EntryInfo{Seq: l.activeSeq, Pos: l.activeSize, Size: int32(size), Term: l.opts.Term, Index: l.nextIndex, Stream: stream}
+	// The frame fits in the rest of the block, which c.buf's capacity
+	// reaches: this append writes in place.
 	c.buf = appendFrame(c.buf, info.Term, info.Index, stream, payload, pcrc)
+	c.blk.used += int(size)
 	c.lastIdx = info.Index
 	c.marks = append(c.marks, mark)
 	l.nextIndex++
@@ -262,23 +264,15 @@ func (l *Log) retryAfter() time.Duration {
 	return d
 }
 
-// minChunk is the smallest buffer a new chunk gets.
-const minChunk = 1 << 20
-
-// newChunkLocked starts a chunk at the active position.
-func (l *Log) newChunkLocked() *chunk {
-	c := &chunk{seq: l.activeSeq, pos: l.activeSize, done: make(chan struct{})}
-	want := max(minChunk, l.chunkHint+l.chunkHint/4)
-	for i := len(l.free) - 1; i >= 0; i-- {
-		if cap(l.free[i]) >= want {
-			c.buf = l.free[i][:0]
-			l.free = append(l.free[:i], l.free[i+1:]...)
-			break
-		}
+// newChunkLocked starts a chunk at the active position, in the current
+// block if need more bytes fit there, else in a new block.
+func (l *Log) newChunkLocked(need int) *chunk {
+	if !l.fitsLocked(need) {
+		l.nextBlockLocked(need)
 	}
-	if c.buf == nil {
-		c.buf = make([]byte, 0, want)
-	}
+	b := l.blk
+	b.refs++
+	c := &chunk{seq: l.activeSeq, pos: l.activeSize, done: make(chan struct{}), blk: b, buf: b.mem[b.used:b.used:len(b.mem)]}
 	l.mem = append(l.mem, c)
 	l.cur = c
 	return c
@@ -289,7 +283,7 @@ func (l *Log) newChunkLocked() *chunk {
 func (l *Log) rollLocked() {
 	c := l.cur
 	if c == nil || c.seq != l.activeSeq {
-		c = l.newChunkLocked()
+		c = l.newChunkLocked(0)
 	}
 	c.seal = true
 	l.cur = nil

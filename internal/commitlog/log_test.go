@@ -423,9 +423,10 @@ func TestFailedRenameDuringRecoveryFailsOpenCleanly(t *testing.T) {
 }
 
 // A quiet log commits one small entry at a time. Its tail cache must hold
-// those entries' bytes, not a whole chunk buffer each: the memory it pins
-// stays near its bound, and the entries stay readable from it.
-func TestTailCacheOfSmallCommitsHoldsTheirBytesNotWholeBuffers(t *testing.T) {
+// those entries' bytes, not a whole buffer each: successive commits share
+// a block, so the memory pinned stays near the cache's bound, and the
+// entries stay readable from it.
+func TestTailCacheOfSmallCommitsSharesBlocks(t *testing.T) {
 	l, _, _ := openLog(t, Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncNever}, TailCacheBytes: 1 << 20})
 	defer l.Close()
 	var last Appended
@@ -440,30 +441,72 @@ func TestTailCacheOfSmallCommitsHoldsTheirBytesNotWholeBuffers(t *testing.T) {
 		last = a
 	}
 	l.mu.Lock()
-	var pinned int64
+	blocks := map[*block]bool{}
 	for _, c := range l.mem {
-		pinned += int64(cap(c.buf))
+		blocks[c.blk] = true
 	}
 	chunks := len(l.mem)
 	l.mu.Unlock()
 	if chunks < 1000 {
 		t.Fatalf("the tail cache holds %d chunks; 2000 single-entry commits of about 60 bytes fit in 1 MiB", chunks)
 	}
-	// Whole buffers would pin about 2000 MiB; fitted ones about 120 KiB, plus
-	// the one buffer of the chunk being filled.
-	if pinned > 4<<20 {
-		t.Fatalf("the tail cache of %d small chunks pins %d bytes of buffers; want under 4 MiB", chunks, pinned)
+	// 2000 entries of about 60 bytes fill a fraction of one block.
+	if len(blocks) != 1 {
+		t.Fatalf("the tail cache of %d small chunks holds %d blocks; want 1", chunks, len(blocks))
 	}
-	l.mu.Lock()
-	for _, b := range l.free {
-		if cap(b) < minChunk {
-			t.Errorf("the free list keeps a buffer of %d bytes, too small for any chunk", cap(b))
-		}
-	}
-	l.mu.Unlock()
 	p, err := l.ReadEntry(last.Seq, last.Pos, last.Size, nil)
 	if err != nil || !bytes.Equal(p, payloadOf(1999)) {
 		t.Fatalf("the last entry read back as %q, %v", p, err)
+	}
+}
+
+// Appends never reallocate a chunk: an entry that does not fit in the rest
+// of the block starts a new chunk in a new block, an entry larger than a
+// block gets a block of its own size, and blocks the tail cache evicts are
+// reused rather than allocated again. Every entry reads back whole.
+func TestChunksFillBlocksAndBlocksAreReused(t *testing.T) {
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncNever}, TailCacheBytes: 3 * blockSize})
+	defer l.Close()
+	payload := func(i, n int) []byte { return bytes.Repeat([]byte{byte(i)}, n) }
+	third := blockSize/3 - FrameHeaderSize // three such frames fill a block
+	sizes := []int{third, third, third, blockSize + 100, 1000}
+	for range 8 {
+		sizes = append(sizes, third, third, third)
+	}
+	seen := map[*block]bool{}
+	var apps []Appended
+	for i, n := range sizes {
+		a, err := l.Append(1, payload(i, n), Mark{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The newest chunk is never the one the tail cache evicts.
+		l.mu.Lock()
+		c := a.c
+		if len(c.buf) > len(c.blk.mem) || &c.buf[:cap(c.buf)][cap(c.buf)-1] != &c.blk.mem[len(c.blk.mem)-1] {
+			t.Errorf("entry %d: the chunk's buffer is not the end of its block", i)
+		}
+		if n > blockSize && len(c.blk.mem) != n+FrameHeaderSize {
+			t.Errorf("entry %d of %d bytes: block of %d bytes, want one of its own size", i, n, len(c.blk.mem))
+		}
+		seen[c.blk] = true
+		l.mu.Unlock()
+		if err := a.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		apps = append(apps, a)
+	}
+	// 27 entries of a third of a block and two odd ones: without reuse 11
+	// blocks; with a tail cache of 3 blocks, reuse keeps it to at most 6.
+	t.Logf("%d distinct blocks", len(seen))
+	if len(seen) > 6 {
+		t.Errorf("%d distinct blocks used; evicted blocks were not reused", len(seen))
+	}
+	for i, a := range apps {
+		p, err := l.ReadEntry(a.Seq, a.Pos, a.Size, nil)
+		if err != nil || !bytes.Equal(p, payload(i, sizes[i])) {
+			t.Fatalf("entry %d read back wrong: %d bytes, %v", i, len(p), err)
+		}
 	}
 }
 
