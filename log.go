@@ -283,6 +283,8 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		FS: l.opts.FS, Dir: filepath.Join(l.opts.Dir, "shards", strconv.Itoa(int(s.id))),
 		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache, FlusherNice: l.opts.FlusherNice,
+		// The replay reads only the batch header (replayInto).
+		IndexPrefix: batch.HeaderSize,
 		OnDurable: onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }

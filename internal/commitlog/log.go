@@ -3,6 +3,7 @@ package commitlog
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sort"
@@ -63,6 +64,12 @@ type Options struct {
 	MaxPendingBytes int64 // bound on appended but not yet persisted bytes; default 64 MiB
 	TailCacheBytes  int64 // written entries kept in memory for readers; default 32 MiB; -1 = none
 	NoPreallocate   bool  // do not fallocate new segments
+	// IndexPrefix, if above 0, has each sealed segment get an index file
+	// holding every entry's frame fields and the first IndexPrefix bytes
+	// of its payload (at most 65,535); Open then replays a sealed segment
+	// from it, with each payload cut to those bytes, instead of reading
+	// the segment (segindex.go). Its replay function must need no more.
+	IndexPrefix int
 	// FlusherNice, if not 0, runs the flusher goroutine on an OS thread of
 	// its own with this nice value (Linux, -20 to 19): negative favours
 	// the writes and fsyncs that durable acknowledgements wait for when
@@ -108,6 +115,7 @@ func (o *Options) setDefaults() {
 	if o.Term == 0 {
 		o.Term = 1
 	}
+	o.IndexPrefix = min(max(o.IndexPrefix, 0), 1<<16-1)
 	if o.Sync.Mode == SyncInterval && o.Sync.Interval <= 0 {
 		o.Sync.Interval = 100 * time.Millisecond
 	}
@@ -173,6 +181,11 @@ type segment struct {
 	firstIndex uint64
 	lastIndex  uint64
 	fileSize   int64 // size on disk when recovered, before finishSegment
+	// idx holds the index records of the entries written so far (the
+	// flusher's, while the segment is active; Open's, while it scans);
+	// idxCount counts them. Handed to the index writer at seal.
+	idx      []byte
+	idxCount int
 	refs       int   // readers using file; guarded by Log.mu
 	removed    bool  // file to be closed when refs drops to 0
 }
@@ -205,6 +218,9 @@ type Log struct {
 	wake chan struct{} // buffered(1): something to flush
 	quit chan struct{}
 	done chan struct{}
+
+	indexJobs chan indexJob // sealed segments' index files, flusher to index writer
+	indexDone chan struct{} // closed when the index writer returns
 }
 
 func segName(seq uint64) string { return fmt.Sprintf("%020d.log", seq) }
@@ -374,6 +390,9 @@ func (l *Log) DeleteSegment(seq uint64) error {
 	if closeNow {
 		s.file.Close()
 	}
+	if err := l.opts.FS.Remove(l.indexPath(seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("commitlog: delete index file of segment %d: %w", seq, err)
+	}
 	return l.opts.FS.SyncDir(l.opts.Dir)
 }
 
@@ -389,6 +408,8 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.done
+	close(l.indexJobs) // the flusher, its only sender, has returned
+	<-l.indexDone
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := l.failed

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,8 @@ import (
 
 // Report says what Open found and what it cut.
 type Report struct {
-	Segments int           // segment files scanned
+	Segments int           // segment files recovered
+	Indexed  int           // of them, replayed from their index files, unread
 	Entries  int64         // valid entries replayed
 	Bytes    int64         // bytes of valid entries
 	Removed  []string      // empty segment files removed
@@ -60,6 +62,8 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 		wake:      make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
+		indexJobs: make(chan indexJob, 64),
+		indexDone: make(chan struct{}),
 	}
 	var lastSeq uint64
 	expect := uint64(0) // next index expected; 0 = take the first seen
@@ -97,6 +101,13 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 			rep.Removed = append(rep.Removed, l.path(seq))
 		} else {
 			l.segs[seq] = s
+			if s.idx != nil {
+				// Scanned: its index file spares the next Open the scan.
+				if err := l.writeIndex(indexJob{seq: seq, first: s.firstIndex, count: s.idxCount, segSize: s.size, records: s.idx}); err != nil {
+					opts.Logger.Warn("segment index file not written; the next open scans the segment again", "dir", opts.Dir, "segment", seq, "err", err)
+				}
+				s.idx, s.idxCount = nil, 0
+			}
 		}
 		if cut != nil {
 			break
@@ -105,6 +116,7 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	if expect > 0 {
 		l.nextIndex = expect
 	}
+	l.removeStrayIndexes(names)
 	if err := opts.FS.SyncDir(opts.Dir); err != nil {
 		l.closeFiles()
 		return nil, rep, fmt.Errorf("commitlog: sync directory %s: %w", opts.Dir, err)
@@ -113,7 +125,27 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	l.activeAt = time.Now()
 	rep.Took = time.Since(start)
 	go l.run()
+	go l.indexWriter()
 	return l, rep, nil
+}
+
+// removeStrayIndexes removes index files whose segment is gone (deleted
+// while its index was written, or moved aside as corrupt) and temporary
+// ones a crash left.
+func (l *Log) removeStrayIndexes(names []string) {
+	for _, name := range names {
+		if strings.HasSuffix(name, ".idx.tmp") {
+			l.opts.FS.Remove(filepath.Join(l.opts.Dir, name))
+			continue
+		}
+		base, ok := strings.CutSuffix(name, ".idx")
+		if !ok {
+			continue
+		}
+		if seq, ok := parseSegName(base + ".log"); ok && l.segs[seq] == nil {
+			l.opts.FS.Remove(filepath.Join(l.opts.Dir, name))
+		}
+	}
 }
 
 func parseSegName(name string) (uint64, bool) {
@@ -154,6 +186,24 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 	if fi, err := l.opts.FS.Stat(path); err == nil {
 		s.createdAt = fi.ModTime()
 	}
+	// After a failed fsync only the disk is trusted: no index file then.
+	if l.opts.IndexPrefix > 0 && !l.opts.DropCache {
+		j, err := l.loadIndex(seq, fileSize, *expect)
+		if err == nil {
+			if err := l.replayIndex(s, j, replay, rep); err != nil {
+				f.Close()
+				return nil, nil, err
+			}
+			s.size, s.fileSize = fileSize, fileSize
+			if j.count > 0 {
+				*expect = j.first + uint64(j.count)
+			}
+			return s, nil, nil
+		}
+		if !errors.Is(err, errNoIndex) {
+			l.opts.Logger.Warn("segment index file not trusted; scanning the segment", "dir", l.opts.Dir, "segment", seq, "err", err)
+		}
+	}
 	sc := scanner{f: f, size: fileSize, buf: make([]byte, 0, 4<<20)}
 	var cut *Cut
 	for {
@@ -174,6 +224,10 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 			break
 		}
 		*expect = index + 1
+		if l.opts.IndexPrefix > 0 {
+			s.idx = appendIndexRecord(s.idx, b, l.opts.IndexPrefix)
+			s.idxCount++
+		}
 		info := EntryInfo{Seq: seq, Pos: sc.pos, Size: int32(len(b)), Term: term, Index: index, Stream: stream}
 		if replay != nil {
 			if err := replay(info, payload); err != nil {

@@ -1,0 +1,204 @@
+package commitlog
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+const testPrefix = 10
+
+// fillSegments appends n entries to a log that rolls every few KiB, so
+// that it seals several segments, waits for each, and closes it.
+func fillSegments(t *testing.T, dir string, n int) {
+	t.Helper()
+	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
+	for i := range n {
+		a, err := l.Append(uint64(1+i%3), payloadOf(i), Mark{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Each replayed entry must be what a scan replays, its payload cut to the
+// prefix if its segment was replayed from an index file: same place, size,
+// term, index and stream, in the same order.
+func sameReplay(t *testing.T, scanned, indexed []replayed) {
+	t.Helper()
+	if len(indexed) != len(scanned) {
+		t.Fatalf("replayed %d entries from index files, %d by scanning", len(indexed), len(scanned))
+	}
+	for i := range scanned {
+		full := scanned[i].payload
+		want := full[:min(testPrefix, len(full))]
+		if indexed[i].info != scanned[i].info || !(bytes.Equal(indexed[i].payload, want) || bytes.Equal(indexed[i].payload, full)) {
+			t.Fatalf("entry %d: from the index %+v %q, by scanning %+v %q", i, indexed[i].info, indexed[i].payload, scanned[i].info, want)
+		}
+	}
+}
+
+func countFiles(t *testing.T, dir, pattern string) int {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m)
+}
+
+// A log reopened after its segments were sealed replays them from their
+// index files without reading them, exactly as a scan would, prefix aside;
+// the segment that was active when it closed is scanned and gets its index
+// file then, so the open after that reads no segment at all.
+func TestReopenReplaysSealedSegmentsFromTheirIndexFiles(t *testing.T) {
+	dir := t.TempDir()
+	fillSegments(t, dir, 300)
+	segs := countFiles(t, dir, "*.log")
+	if segs < 4 {
+		t.Fatalf("%d segments; the test needs several", segs)
+	}
+
+	l, scanned, rep := openLog(t, Options{Dir: dir}) // no prefix: every segment scanned
+	l.Close()
+	if rep.Indexed != 0 || len(scanned) != 300 {
+		t.Fatalf("without IndexPrefix: %d segments from index files, %d entries; want 0 and 300", rep.Indexed, len(scanned))
+	}
+
+	l, indexed, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	l.Close()
+	if rep.Indexed != segs-1 {
+		t.Fatalf("%d of %d segments replayed from index files; want all but the last one written", rep.Indexed, segs)
+	}
+	sameReplay(t, scanned, indexed)
+
+	l, again, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	defer l.Close()
+	if rep.Indexed != segs {
+		t.Fatalf("second open: %d of %d segments from index files; want all", rep.Indexed, segs)
+	}
+	sameReplay(t, scanned, again)
+	a, err := l.Append(1, []byte("next"), Mark{})
+	if err != nil || a.Index != 301 {
+		t.Fatalf("next append got index %d (%v), want 301", a.Index, err)
+	}
+}
+
+// An index file that does not match its segment is not trusted: Open
+// scans that segment, replays the same entries, and writes the index file
+// anew.
+func TestUntrustedIndexFilesAreScannedAndRewritten(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, idx, log string)
+	}{
+		{"a flipped byte", func(t *testing.T, idx, _ string) { flip(t, idx, 40) }},
+		{"torn", func(t *testing.T, idx, _ string) { truncate(t, idx, 50) }},
+		{"empty", func(t *testing.T, idx, _ string) { truncate(t, idx, 0) }},
+		{"its segment grew", func(t *testing.T, _, log string) { writeAt(t, log, fileSize(t, log), []byte("more")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fillSegments(t, dir, 200)
+			l, scanned, _ := openLog(t, Options{Dir: dir})
+			l.Close()
+			segs := countFiles(t, dir, "*.log")
+			tc.damage(t, filepath.Join(dir, indexName(2)), filepath.Join(dir, segName(2)))
+
+			l, got, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+			l.Close()
+			if tc.name == "its segment grew" {
+				// The added bytes are no frame: the scan cuts them there
+				// and moves the later segments aside.
+				if rep.Cut == nil || rep.Cut.Seq != 2 || rep.Indexed != 1 {
+					t.Fatalf("cut %+v with %d segments from index files; want a cut in segment 2, after 1", rep.Cut, rep.Indexed)
+				}
+				return
+			}
+			if rep.Indexed != segs-2 {
+				t.Fatalf("%d segments from index files; want %d, all but the damaged one and the last", rep.Indexed, segs-2)
+			}
+			sameReplay(t, scanned, got)
+			l, _, rep = openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+			l.Close()
+			if rep.Indexed != segs {
+				t.Fatalf("after the rewrite: %d of %d segments from index files", rep.Indexed, segs)
+			}
+		})
+	}
+}
+
+// Deleting a segment deletes its index file; an index file left without
+// its segment, or a temporary one, is removed by Open.
+func TestIndexFilesGoWithTheirSegments(t *testing.T) {
+	dir := t.TempDir()
+	fillSegments(t, dir, 200)
+	l, _, _ := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	if err := l.DeleteSegment(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, indexName(1))); !os.IsNotExist(err) {
+		t.Fatalf("segment 1's index file after DeleteSegment: %v", err)
+	}
+	l.Close()
+	os.Remove(filepath.Join(dir, segName(2)))
+	os.WriteFile(filepath.Join(dir, indexName(3)+".tmp"), []byte("torn"), 0o644)
+	l, _, _ = openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	defer l.Close()
+	for _, name := range []string{indexName(2), indexName(3) + ".tmp"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s after Open: %v; want it removed", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, indexName(3))); err != nil {
+		t.Errorf("segment 3's index file: %v", err)
+	}
+}
+
+// While the log runs, each segment the flusher seals gets its index file
+// from the index writer, not from the flusher.
+func TestSealedSegmentsGetIndexFilesWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
+	defer l.Close()
+	for i := range 300 {
+		if _, err := l.Append(1, payloadOf(i), Mark{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, _ := l.Append(1, payloadOf(300), Mark{})
+	a.Wait()
+	sealed := 0
+	for _, s := range l.Segments() {
+		if s.Sealed {
+			sealed++
+		}
+	}
+	if sealed < 2 {
+		t.Fatalf("%d sealed segments; the test needs several", sealed)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for countFiles(t, dir, "*.idx") < sealed {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d index files for %d sealed segments after 10 s", countFiles(t, dir, "*.idx"), sealed)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
