@@ -272,7 +272,7 @@ func (l *Log) openShard(s *shard, byID map[int64]*partition) error {
 	}
 	s.log.Store(cl)
 	l.Recovery = append(l.Recovery, rep)
-	l.opts.Logger.Info("shard recovered", "shard", s.id, "segments", rep.Segments, "entries", rep.Entries,
+	l.opts.Logger.Info("shard recovered", "shard", s.id, "segments", rep.Segments, "from_index_files", rep.Indexed, "entries", rep.Entries,
 		"bytes", rep.Bytes, "took", rep.Took, "skipped_deleted", skipped, "cut", rep.Cut != nil)
 	return l.reconcile(s)
 }

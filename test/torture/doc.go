@@ -6,7 +6,9 @@
 // every acknowledged record is readable, byte-identical and in order, that
 // the idempotent producer's records are there exactly once, that no offset
 // was acknowledged twice, and that committed group offsets never went
-// backward. It records the time from each restart to ready.
+// backward. It records the time from each restart to ready. Every other
+// start seals 1 MiB segments, so that kills also land while segments are
+// sealed and their index files written, and restarts replay from them.
 //
 // Run it with go test:
 //

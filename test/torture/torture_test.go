@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -65,18 +66,29 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// server runs the millrace binary.
+// server runs the millrace binary. Every other start runs with 1 MiB
+// segments (smallSegments, a config file), so that segments are sealed
+// under load, each one's index file written beside it while the next kill
+// may come, and the restarts after replay them from those files; the
+// other starts keep the default 256 MiB.
 type server struct {
 	t                   *testing.T
 	bin, dir            string
 	httpAddr, kafkaAddr string
+	smallSegments       string
+	starts              int
 	cmd                 *exec.Cmd
 	log                 *os.File
 }
 
 func (s *server) start() time.Duration {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "serve", "--data", s.dir, "--http-addr", s.httpAddr, "--kafka-addr", s.kafkaAddr)
+	args := []string{"serve", "--data", s.dir, "--http-addr", s.httpAddr, "--kafka-addr", s.kafkaAddr}
+	if s.starts%2 == 1 {
+		args = append(args, "--config", s.smallSegments)
+	}
+	s.starts++
+	s.cmd = exec.Command(s.bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	began := time.Now()
 	if err := s.cmd.Start(); err != nil {
@@ -121,7 +133,11 @@ func TestTorture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	srv := &server{t: t, bin: bin, dir: filepath.Join(work, "data"), httpAddr: freePort(t), kafkaAddr: freePort(t), log: logf}
+	small := filepath.Join(work, "small-segments.yaml")
+	if err := os.WriteFile(small, []byte("segment_bytes: 1MiB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := &server{t: t, bin: bin, dir: filepath.Join(work, "data"), httpAddr: freePort(t), kafkaAddr: freePort(t), smallSegments: small, log: logf}
 	led := &ledger{httpAcked: map[pk]string{}, idemAcked: map[pk]string{}, committed: map[int32]int64{}}
 
 	ready := []time.Duration{srv.start()}
@@ -162,8 +178,38 @@ func TestTorture(t *testing.T) {
 	verify(t, srv, led)
 	srv.kill()
 	sort.Slice(ready, func(i, j int) bool { return ready[i] < ready[j] })
-	t.Logf("%d kill -9 cycles; acknowledged: %d HTTP records, %d idempotent Kafka records, group commits on %d partitions; restart to ready: median %v, max %v",
-		cycles, len(led.httpAcked), len(led.idemAcked), len(led.committed), ready[len(ready)/2], ready[len(ready)-1])
+	scanned, indexed := recoveredSegments(t, logf.Name())
+	t.Logf("%d kill -9 cycles; acknowledged: %d HTTP records, %d idempotent Kafka records, group commits on %d partitions; restart to ready: median %v, max %v; segments recovered over all restarts: %d from their index files, %d scanned",
+		cycles, len(led.httpAcked), len(led.idemAcked), len(led.committed), ready[len(ready)/2], ready[len(ready)-1], indexed, scanned)
+	if cycles >= 4 && indexed == 0 {
+		t.Fatalf("no restart replayed a segment from its index file; the run did not test them")
+	}
+}
+
+// recoveredSegments adds up the server's "shard recovered" log lines: the
+// segments each start replayed from their index files and those it read.
+func recoveredSegments(t *testing.T, logPath string) (scanned, indexed int) {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(line, key string) int {
+		_, v, ok := strings.Cut(line, " "+key+"=")
+		if !ok {
+			return 0
+		}
+		v, _, _ = strings.Cut(v, " ")
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `msg="shard recovered"`) {
+			indexed += field(line, "from_index_files")
+			scanned += field(line, "segments") - field(line, "from_index_files")
+		}
+	}
+	return scanned, indexed
 }
 
 func createTopics(t *testing.T, srv *server) {
