@@ -285,7 +285,7 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache, FlusherNice: l.opts.FlusherNice,
 		// The replay reads only the batch header (replayInto).
 		IndexPrefix: batch.HeaderSize,
-		OnDurable: onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
+		OnDurable:   onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }
 

@@ -77,6 +77,7 @@ func TestRestartFromIndexFilesKeepsEverything(t *testing.T) {
 		}
 	}
 	want := stateOf(t, l)
+	l.shards[0].cl().WaitIndexed()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +96,54 @@ func TestRestartFromIndexFilesKeepsEverything(t *testing.T) {
 		if err != nil || !dup.Duplicate || dup.BaseOffset != 398 {
 			t.Fatalf("restart %d: the last batch again: %+v, %v; want a duplicate at 398", round+1, dup, err)
 		}
+		l.shards[0].cl().WaitIndexed()
 		l.Close()
+	}
+}
+
+// Deleting a topic frees its segments, wherever they are in the commit log:
+// a restart after retention deleted segments from the middle keeps every
+// record of the other topics. (Recovery used to take the skip in entry
+// indexes for a torn log and cut there, moving the later segments aside.)
+func TestRestartAfterRetentionDeletedMiddleSegments(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	opts := Options{Dir: dir, SegmentBytes: 4096}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.CreateTopic("a", 1, nil)
+	l.CreateTopic("b", 1, nil)
+	for i := range 40 {
+		if _, err := l.Append(ctx, "b", 0, recs(1, fmt.Sprint("b", i)), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 19 { // segments holding only a's records
+			for range 100 {
+				if _, err := l.Append(ctx, "a", 0, recs(20, "a"), AppendOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	before := len(l.shards[0].cl().Segments())
+	if err := l.DeleteTopic("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if after := len(l.shards[0].cl().Segments()); after >= before {
+		t.Fatalf("%d segments before deleting topic a, %d after retention; the test needs some deleted", before, after)
+	}
+	l.Close()
+	l2 := openT(t, opts)
+	if rep := l2.Recovery[0]; rep.Cut != nil {
+		t.Fatalf("restart cut the log: %+v", rep.Cut)
+	}
+	got, _, err := l2.Read("b", 0, 0, ReadOptions{MaxRecords: 100, MaxBytes: 1 << 20})
+	if err != nil || len(got) != 40 || string(got[39].Value) != "b39-0" {
+		t.Fatalf("topic b after the restart: %d records (%v); want all 40", len(got), err)
 	}
 }

@@ -59,14 +59,20 @@
 //
 // # Recovery
 //
-// Open scans every segment in order, checks each entry's frame, CRC and
-// index continuity, and hands every valid entry to the caller's replay
-// function. At the first entry that fails a check the log is cut: the
-// segment is truncated at the last whole entry, and any later segment files
-// (which can only exist after media corruption, since a segment is synced
-// before the next one is written) are renamed aside with a .corrupt suffix,
-// never deleted. The Report says what was cut. A corrupt byte is never
-// served: reads check the entry CRC too.
+// Open recovers the segments in order and hands every valid entry to the
+// caller's replay function. A sealed segment whose index file it can trust
+// (Options.IndexPrefix; segindex.go) is replayed from that file, with each
+// payload cut to its first IndexPrefix bytes, and not read. Any other
+// segment is scanned: each entry's frame, CRC and index continuity is
+// checked. Entry indexes continue from one segment to the next, or skip
+// forward where segment numbers skip (retention deleted the segments
+// between). At the first entry that fails a check the log is cut: the
+// segment is truncated at the last whole entry, and any later segment
+// files (which can only exist after media corruption, since a segment is
+// synced before the next one is written) are renamed aside with a .corrupt
+// suffix, never deleted. The Report says what was cut. A corrupt byte is
+// never served: reads check the entry CRC too, which is how damage to a
+// segment replayed from its index file is found.
 //
 // # Failures
 //

@@ -131,11 +131,6 @@ func (l *Log) writeChunk(c *chunk) (*segment, error) {
 		if _, err := s.file.WriteAt(c.buf, c.pos); err != nil {
 			return nil, fmt.Errorf("commitlog: write %d bytes at %d of %s: %w", len(c.buf), c.pos, s.path, err)
 		}
-		if l.opts.IndexPrefix > 0 {
-			var n int
-			s.idx, n = appendIndexRecords(s.idx, c.buf, l.opts.IndexPrefix)
-			s.idxCount += n
-		}
 		first := c.lastIdx - uint64(len(c.marks)) + 1
 		l.mu.Lock()
 		s.size = c.pos + int64(len(c.buf))

@@ -181,11 +181,6 @@ type segment struct {
 	firstIndex uint64
 	lastIndex  uint64
 	fileSize   int64 // size on disk when recovered, before finishSegment
-	// idx holds the index records of the entries written so far (the
-	// flusher's, while the segment is active; Open's, while it scans);
-	// idxCount counts them. Handed to the index writer at seal.
-	idx      []byte
-	idxCount int
 	refs       int   // readers using file; guarded by Log.mu
 	removed    bool  // file to be closed when refs drops to 0
 }
@@ -221,6 +216,11 @@ type Log struct {
 
 	indexJobs chan indexJob // sealed segments' index files, flusher to index writer
 	indexDone chan struct{} // closed when the index writer returns
+	// indexPending counts index jobs queued (Open's backlog and the
+	// channel's) and not yet built or dropped; indexIdle (on mu) is
+	// broadcast when it reaches zero. Guarded by mu.
+	indexPending int
+	indexIdle    sync.Cond
 }
 
 func segName(seq uint64) string { return fmt.Sprintf("%020d.log", seq) }
@@ -391,7 +391,9 @@ func (l *Log) DeleteSegment(seq uint64) error {
 		s.file.Close()
 	}
 	if err := l.opts.FS.Remove(l.indexPath(seq)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("commitlog: delete index file of segment %d: %w", seq, err)
+		// The segment is gone already; Open removes an index file left
+		// without its segment.
+		l.opts.Logger.Warn("index file of a deleted segment not removed", "dir", l.opts.Dir, "segment", seq, "err", err)
 	}
 	return l.opts.FS.SyncDir(l.opts.Dir)
 }
@@ -405,6 +407,7 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
+	l.indexIdle.Broadcast() // WaitIndexed returns: queued index jobs are dropped
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.done

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ type Report struct {
 	Bytes    int64         // bytes of valid entries
 	Removed  []string      // empty segment files removed
 	Cut      *Cut          // nil if every segment was whole
-	Took     time.Duration // time the scan took
+	Took     time.Duration // time recovery took
 }
 
 // Cut describes where recovery cut the log and why.
@@ -66,10 +67,17 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 		indexDone: make(chan struct{}),
 	}
 	var lastSeq uint64
-	expect := uint64(0) // next index expected; 0 = take the first seen
+	expect := uint64(0)    // next index expected; 0 = take the first seen
+	var backlog []indexJob // scanned segments, to index
 	for i, seq := range seqs {
 		lastSeq = seq
-		s, cut, err := l.recoverSegment(seq, &expect, replay, &rep)
+		// Retention deletes whole segments wherever nothing refers to
+		// them any more, so the log may skip from one segment to a later
+		// one: the entry indexes then skip too, and only must not go back.
+		afterGap := i > 0 && seq != seqs[i-1]+1
+		indexed := rep.Indexed
+		s, cut, err := l.recoverSegment(seq, &expect, afterGap, replay, &rep)
+		scanned := rep.Indexed == indexed
 		if err != nil {
 			l.closeFiles()
 			return nil, rep, err
@@ -101,12 +109,10 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 			rep.Removed = append(rep.Removed, l.path(seq))
 		} else {
 			l.segs[seq] = s
-			if s.idx != nil {
-				// Scanned: its index file spares the next Open the scan.
-				if err := l.writeIndex(indexJob{seq: seq, first: s.firstIndex, count: s.idxCount, segSize: s.size, records: s.idx}); err != nil {
-					opts.Logger.Warn("segment index file not written; the next open scans the segment again", "dir", opts.Dir, "segment", seq, "err", err)
-				}
-				s.idx, s.idxCount = nil, 0
+			if scanned && opts.IndexPrefix > 0 {
+				// Its index file, built once the log runs, spares the
+				// next Open this scan.
+				backlog = append(backlog, indexJob{seq: seq, first: s.firstIndex, count: int(s.lastIndex - s.firstIndex + 1), segSize: s.size})
 			}
 		}
 		if cut != nil {
@@ -116,7 +122,10 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	if expect > 0 {
 		l.nextIndex = expect
 	}
-	l.removeStrayIndexes(names)
+	if err := l.removeStrayIndexes(names); err != nil {
+		l.closeFiles()
+		return nil, rep, err
+	}
 	if err := opts.FS.SyncDir(opts.Dir); err != nil {
 		l.closeFiles()
 		return nil, rep, fmt.Errorf("commitlog: sync directory %s: %w", opts.Dir, err)
@@ -124,28 +133,34 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	l.activeSeq = lastSeq + 1
 	l.activeAt = time.Now()
 	rep.Took = time.Since(start)
+	l.indexIdle.L = &l.mu
+	l.indexPending = len(backlog)
 	go l.run()
-	go l.indexWriter()
+	go l.indexWriter(backlog)
 	return l, rep, nil
 }
 
 // removeStrayIndexes removes index files whose segment is gone (deleted
 // while its index was written, or moved aside as corrupt) and temporary
-// ones a crash left.
-func (l *Log) removeStrayIndexes(names []string) {
+// ones a crash left. A stray index file must not outlive this Open: after
+// a cut the next segment number is used again, and the old file would
+// stand beside a new segment.
+func (l *Log) removeStrayIndexes(names []string) error {
 	for _, name := range names {
-		if strings.HasSuffix(name, ".idx.tmp") {
-			l.opts.FS.Remove(filepath.Join(l.opts.Dir, name))
+		stray := strings.HasSuffix(name, ".tmp") && strings.Contains(name, ".idx.")
+		if base, ok := strings.CutSuffix(name, ".idx"); ok {
+			seq, ok := parseSegName(base + ".log")
+			stray = ok && l.segs[seq] == nil
+		}
+		if !stray {
 			continue
 		}
-		base, ok := strings.CutSuffix(name, ".idx")
-		if !ok {
-			continue
-		}
-		if seq, ok := parseSegName(base + ".log"); ok && l.segs[seq] == nil {
-			l.opts.FS.Remove(filepath.Join(l.opts.Dir, name))
+		path := filepath.Join(l.opts.Dir, name)
+		if err := l.opts.FS.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("commitlog: remove stray index file %s: %w", path, err)
 		}
 	}
+	return nil
 }
 
 func parseSegName(name string) (uint64, bool) {
@@ -165,7 +180,7 @@ func (l *Log) closeFiles() {
 
 // recoverSegment scans one segment and replays its valid entries; it
 // changes nothing on disk (finishSegment does, once Open has decided).
-func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep *Report) (*segment, *Cut, error) {
+func (l *Log) recoverSegment(seq uint64, expect *uint64, afterGap bool, replay ReplayFunc, rep *Report) (*segment, *Cut, error) {
 	path := l.path(seq)
 	f, err := l.opts.FS.OpenRW(path)
 	if err != nil {
@@ -188,7 +203,7 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 	}
 	// After a failed fsync only the disk is trusted: no index file then.
 	if l.opts.IndexPrefix > 0 && !l.opts.DropCache {
-		j, err := l.loadIndex(seq, fileSize, *expect)
+		j, err := l.loadIndex(seq, fileSize, *expect, afterGap)
 		if err == nil {
 			if err := l.replayIndex(s, j, replay, rep); err != nil {
 				f.Close()
@@ -219,15 +234,11 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, replay ReplayFunc, rep 
 			cut = &Cut{Seq: seq, Pos: sc.pos, Reason: err.Error()}
 			break
 		}
-		if *expect != 0 && index != *expect {
+		if *expect != 0 && index != *expect && !(afterGap && sc.pos == 0 && index > *expect) {
 			cut = &Cut{Seq: seq, Pos: sc.pos, Reason: fmt.Sprintf("entry index %d where %d was expected", index, *expect)}
 			break
 		}
 		*expect = index + 1
-		if l.opts.IndexPrefix > 0 {
-			s.idx = appendIndexRecord(s.idx, b, l.opts.IndexPrefix)
-			s.idxCount++
-		}
 		info := EntryInfo{Seq: seq, Pos: sc.pos, Size: int32(len(b)), Term: term, Index: index, Stream: stream}
 		if replay != nil {
 			if err := replay(info, payload); err != nil {

@@ -1,12 +1,14 @@
 package commitlog
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"strings"
+	"sync/atomic"
 )
 
 // A sealed segment's index file (NNNN.idx beside NNNN.log) lets Open
@@ -24,12 +26,15 @@ import (
 //	trailer  CRC32C (Castagnoli) of header and records, u32
 //
 // Entries are contiguous from position 0 and their indexes consecutive
-// from the first, so neither is stored. An index file is written only
-// after its segment is sealed (synced and cut to size), to a temporary
-// name, synced and renamed; Open trusts one only if its checksum, its
-// count and its frame sizes add up to the segment file's size. Anything
-// else (missing, torn, stale) and Open scans the segment as before, then
-// writes the index file anew.
+// from the first, so neither is stored. The index writer goroutine builds
+// an index file from its segment once the segment is sealed: it fdatasyncs
+// the segment (Open's scan does not sync a segment it did not have to cut),
+// reads it back, checks every frame's CRC as it goes, and writes the file
+// under a temporary name, synced, then renamed. Nothing is kept in memory
+// for it while the segment is active. Open trusts an index file only if its
+// checksum, its count and its frame sizes add up to the segment file's
+// size and its first index continues the log; anything else (missing,
+// torn, stale) and Open scans the segment as before and queues a rebuild.
 const (
 	indexMagic      = "MRSIDX01"
 	indexHeaderSize = 32
@@ -38,20 +43,8 @@ const (
 
 func indexName(seq uint64) string { return fmt.Sprintf("%020d.idx", seq) }
 
-// appendIndexRecords appends an index record for each whole frame in
-// frames (a chunk's bytes) to dst and returns it with the count.
-func appendIndexRecords(dst, frames []byte, prefix int) ([]byte, int) {
-	n := 0
-	for len(frames) >= FrameHeaderSize {
-		size := frameLength(frames)
-		if size < FrameHeaderSize || size > len(frames) {
-			break // cannot happen for frames this log framed
-		}
-		dst = appendIndexRecord(dst, frames[:size], prefix)
-		frames = frames[size:]
-		n++
-	}
-	return dst, n
+func (l *Log) indexPath(seq uint64) string {
+	return strings.TrimSuffix(l.path(seq), ".log") + ".idx"
 }
 
 // appendIndexRecord appends frame's index record to dst.
@@ -65,177 +58,265 @@ func appendIndexRecord(dst, frame []byte, prefix int) []byte {
 	return append(dst, p...)
 }
 
-// indexJob is a sealed segment's index file to write.
+// indexJob is a sealed segment whose index file is to be built.
 type indexJob struct {
 	seq     uint64
 	first   uint64 // index of its first entry
 	count   int
 	segSize int64
-	records []byte
 }
 
-// encode returns the index file's bytes.
-func (j indexJob) encode(prefix int) []byte {
-	b := make([]byte, 0, indexHeaderSize+len(j.records)+4)
+// header returns the index file's header for j.
+func (j indexJob) header(prefix int) []byte {
+	b := make([]byte, 0, indexHeaderSize)
 	b = append(b, indexMagic...)
 	b = binary.LittleEndian.AppendUint64(b, j.first)
 	b = binary.LittleEndian.AppendUint32(b, uint32(j.count))
 	b = binary.LittleEndian.AppendUint16(b, uint16(prefix))
 	b = binary.LittleEndian.AppendUint16(b, 0)
-	b = binary.LittleEndian.AppendUint64(b, uint64(j.segSize))
-	b = append(b, j.records...)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint64(b, uint64(j.segSize))
 }
 
-// writeIndex writes a sealed segment's index file: to a temporary name,
-// synced, then renamed into place. A crash part way leaves a temporary
-// file (removed by the next Open) or nothing; either way Open scans.
-func (l *Log) writeIndex(j indexJob) error {
+// tmpSeq numbers temporary index files, so that two Logs on one directory
+// (a shard reopened after a storage failure while the failed one is still
+// open) never write the same file.
+var tmpSeq atomic.Uint64
+
+// buildIndex writes the index file of sealed segment j.seq from the
+// segment itself.
+func (l *Log) buildIndex(j indexJob) error {
+	l.mu.Lock()
+	s := l.segs[j.seq]
+	if s == nil || s.removed || !s.sealed {
+		l.mu.Unlock()
+		return nil // deleted by retention meanwhile; nothing to index
+	}
+	s.refs++
+	l.mu.Unlock()
+	defer l.release(s)
+	if err := s.file.Sync(); err != nil {
+		return fmt.Errorf("commitlog: sync %s before indexing it: %w", s.path, err)
+	}
 	final := l.indexPath(j.seq)
-	tmp := final + ".tmp"
-	_ = l.opts.FS.Remove(tmp) // left by a crash; absent is the usual case
+	tmp := fmt.Sprintf("%s.%d.tmp", final, tmpSeq.Add(1))
 	f, err := l.opts.FS.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("commitlog: create index file %s: %w", tmp, err)
 	}
-	if _, err := f.Write(j.encode(l.opts.IndexPrefix)); err != nil {
-		f.Close()
-		l.opts.FS.Remove(tmp)
-		return fmt.Errorf("commitlog: write index file %s: %w", tmp, err)
+	err = l.writeIndexRecords(f, s, j)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		l.opts.FS.Remove(tmp)
-		return fmt.Errorf("commitlog: sync index file %s: %w", tmp, err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		l.opts.FS.Remove(tmp)
-		return fmt.Errorf("commitlog: close index file %s: %w", tmp, err)
+	if err == nil {
+		err = l.opts.FS.Rename(tmp, final)
 	}
-	if err := l.opts.FS.Rename(tmp, final); err != nil {
+	if err != nil {
 		l.opts.FS.Remove(tmp)
-		return fmt.Errorf("commitlog: rename index file %s: %w", tmp, err)
+		return fmt.Errorf("commitlog: index file %s: %w", final, err)
 	}
 	return nil
 }
 
-func (l *Log) indexPath(seq uint64) string {
-	return strings.TrimSuffix(l.path(seq), ".log") + ".idx"
+// writeIndexRecords reads segment s, checking each frame, and writes j's
+// header, a record per entry and the checksum to f.
+func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *segment, j indexJob) error {
+	w := bufio.NewWriterSize(f, 1<<20)
+	crc := crc32.New(castagnoli)
+	out := io.MultiWriter(w, crc)
+	if _, err := out.Write(j.header(l.opts.IndexPrefix)); err != nil {
+		return err
+	}
+	sc := scanner{f: s.file, size: j.segSize, buf: make([]byte, 0, 4<<20)}
+	var rec []byte
+	n := 0
+	for {
+		b, reason := sc.next()
+		if b == nil {
+			if reason != "" || sc.err != nil {
+				return fmt.Errorf("read %s at %d: %s%v", s.path, sc.pos, reason, sc.err)
+			}
+			break
+		}
+		_, index, _, _, err := parseFrame(b)
+		if err != nil {
+			return fmt.Errorf("read %s at %d: %w", s.path, sc.pos, err)
+		}
+		if want := j.first + uint64(n); index != want {
+			return fmt.Errorf("read %s at %d: entry index %d where %d was expected", s.path, sc.pos, index, want)
+		}
+		rec = appendIndexRecord(rec[:0], b, l.opts.IndexPrefix)
+		if _, err := out.Write(rec); err != nil {
+			return err
+		}
+		sc.pos += int64(len(b))
+		n++
+	}
+	if n != j.count || sc.pos != j.segSize {
+		return fmt.Errorf("%s holds %d entries in %d bytes; %d in %d expected", s.path, n, sc.pos, j.count, j.segSize)
+	}
+	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
-// indexWriter is the goroutine that writes the index files of segments the
-// flusher seals, so that a seal does not hold durable acknowledgements
-// back behind another file's write and sync. Started by Open; it returns
-// once Close has closed l.indexJobs after the flusher stopped. A failure is
-// logged and costs only a scan at the next Open.
-func (l *Log) indexWriter() {
+// indexWriter is the goroutine that builds the index files of sealed
+// segments (those the flusher seals, and those Open had to scan, first),
+// so that neither a seal nor Open waits for another file's write and
+// sync. Started by Open; it returns once Close has closed l.indexJobs
+// after the flusher stopped. Jobs still queued when Close begins, or when
+// the log has failed, are dropped: a missing index file only costs a scan
+// at the next Open. A failure is logged, for the same reason.
+func (l *Log) indexWriter(backlog []indexJob) {
 	defer close(l.indexDone)
-	for j := range l.indexJobs {
-		if !l.segmentLive(j.seq) {
-			continue // deleted by retention before its index was written
+	build := func(j indexJob) {
+		defer l.indexJobDone()
+		l.mu.Lock()
+		skip := l.closed || l.failed != nil
+		l.mu.Unlock()
+		if skip {
+			return
 		}
-		if err := l.writeIndex(j); err != nil {
+		if err := l.buildIndex(j); err != nil {
 			l.opts.Logger.Warn("segment index file not written; the next open scans the segment", "dir", l.opts.Dir, "segment", j.seq, "err", err)
-			continue
+			return
 		}
-		if !l.segmentLive(j.seq) {
+		l.mu.Lock()
+		gone := l.segs[j.seq] == nil
+		l.mu.Unlock()
+		if gone {
 			// DeleteSegment ran while the file was written.
 			l.opts.FS.Remove(l.indexPath(j.seq))
 		}
 	}
+	for _, j := range backlog {
+		build(j)
+	}
+	for j := range l.indexJobs {
+		build(j)
+	}
 }
 
-func (l *Log) segmentLive(seq uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.segs[seq]
-	return s != nil && !s.removed
-}
-
-// queueIndex hands a sealed segment's index records to the index writer,
-// and drops them (logged) if it is far behind: a missing index file only
-// costs a scan.
+// queueIndex hands a sealed segment to the index writer, and drops it
+// (logged) if the writer is far behind: a missing index file only costs a
+// scan.
 func (l *Log) queueIndex(s *segment) {
-	j := indexJob{seq: s.seq, first: s.firstIndex, count: s.idxCount, segSize: s.size, records: s.idx}
-	s.idx, s.idxCount = nil, 0
+	if s.firstIndex == 0 {
+		return // no entry
+	}
+	j := indexJob{seq: s.seq, first: s.firstIndex, count: int(s.lastIndex - s.firstIndex + 1), segSize: s.size}
+	l.mu.Lock()
+	l.indexPending++
+	l.mu.Unlock()
 	select {
 	case l.indexJobs <- j:
 	default:
+		l.indexJobDone()
 		l.opts.Logger.Warn("segment index writer behind; index file skipped, the next open scans the segment", "dir", l.opts.Dir, "segment", s.seq)
+	}
+}
+
+// indexJobDone counts a queued index job as built or dropped.
+func (l *Log) indexJobDone() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.indexPending--; l.indexPending == 0 {
+		l.indexIdle.Broadcast()
+	}
+}
+
+// WaitIndexed blocks until every index file queued so far (segments sealed,
+// or scanned by Open) is written, dropped, or the log closed.
+func (l *Log) WaitIndexed() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.indexPending > 0 && !l.closed {
+		l.indexIdle.Wait()
 	}
 }
 
 // errNoIndex means a segment has no index file to replay from.
 var errNoIndex = errors.New("no index file")
 
+// loadedIndex is an index file read and checked: its header's fields and
+// its records.
+type loadedIndex struct {
+	indexJob
+	records []byte
+}
+
 // loadIndex reads and checks seq's index file against the segment's size
-// and the index its first entry must have (0: any). It returns the index
-// job it holds, or why it cannot be trusted (errNoIndex if absent).
-func (l *Log) loadIndex(seq uint64, segSize int64, expect uint64) (indexJob, error) {
+// and the index its first entry must have (0: any; with afterGap, at
+// least that). It returns what it holds, or why it cannot be trusted
+// (errNoIndex if absent). The file is read whole: about 83 bytes per entry
+// of one segment, for as long as its replay.
+func (l *Log) loadIndex(seq uint64, segSize int64, expect uint64, afterGap bool) (loadedIndex, error) {
 	path := l.indexPath(seq)
 	f, err := l.opts.FS.Open(path)
 	if err != nil {
-		return indexJob{}, errNoIndex
+		return loadedIndex{}, errNoIndex
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return indexJob{}, fmt.Errorf("size of %s: %w", path, err)
+		return loadedIndex{}, fmt.Errorf("size of %s: %w", path, err)
 	}
 	if size < indexHeaderSize+4 || size > 1<<31 {
-		return indexJob{}, fmt.Errorf("%s: %d bytes is not an index file's size", path, size)
+		return loadedIndex{}, fmt.Errorf("%s: %d bytes is not an index file's size", path, size)
 	}
 	b := make([]byte, size)
 	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return indexJob{}, fmt.Errorf("read %s: %w", path, err)
+		return loadedIndex{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if string(body[:8]) != indexMagic {
-		return indexJob{}, fmt.Errorf("%s: bad magic %q", path, body[:8])
+		return loadedIndex{}, fmt.Errorf("%s: bad magic %q", path, body[:8])
 	}
 	if got := crc32.Checksum(body, castagnoli); got != sum {
-		return indexJob{}, fmt.Errorf("%s: crc stored 0x%08x, computed 0x%08x", path, sum, got)
+		return loadedIndex{}, fmt.Errorf("%s: crc stored 0x%08x, computed 0x%08x", path, sum, got)
 	}
-	j := indexJob{
+	j := loadedIndex{indexJob{
 		seq:     seq,
 		first:   binary.LittleEndian.Uint64(body[8:]),
 		count:   int(binary.LittleEndian.Uint32(body[16:])),
 		segSize: int64(binary.LittleEndian.Uint64(body[24:])),
-		records: body[indexHeaderSize:],
-	}
+	}, body[indexHeaderSize:]}
 	if prefix := int(binary.LittleEndian.Uint16(body[20:])); prefix != l.opts.IndexPrefix {
-		return indexJob{}, fmt.Errorf("%s: written with a prefix of %d bytes, %d wanted", path, prefix, l.opts.IndexPrefix)
+		return loadedIndex{}, fmt.Errorf("%s: written with a prefix of %d bytes, %d wanted", path, prefix, l.opts.IndexPrefix)
 	}
 	if j.segSize != segSize {
-		return indexJob{}, fmt.Errorf("%s: for a segment of %d bytes, the file has %d", path, j.segSize, segSize)
+		return loadedIndex{}, fmt.Errorf("%s: for a segment of %d bytes, the file has %d", path, j.segSize, segSize)
 	}
-	if expect != 0 && j.first != expect {
-		return indexJob{}, fmt.Errorf("%s: first entry %d where %d was expected", path, j.first, expect)
+	if expect != 0 && (j.first < expect || (j.first != expect && !afterGap)) {
+		return loadedIndex{}, fmt.Errorf("%s: first entry %d where %d was expected", path, j.first, expect)
 	}
 	// Walk the records once to check they are whole and cover the segment.
 	var pos int64
 	n := 0
 	for r := j.records; len(r) > 0; n++ {
 		if len(r) < indexRecordHead {
-			return indexJob{}, fmt.Errorf("%s: record %d torn", path, n)
+			return loadedIndex{}, fmt.Errorf("%s: record %d torn", path, n)
 		}
 		plen := int(binary.LittleEndian.Uint16(r[20:]))
 		fsize := int64(binary.LittleEndian.Uint32(r[0:]))
-		if plen > l.opts.IndexPrefix || len(r) < indexRecordHead+plen || fsize < FrameHeaderSize {
-			return indexJob{}, fmt.Errorf("%s: record %d malformed", path, n)
+		if plen > l.opts.IndexPrefix || len(r) < indexRecordHead+plen || fsize < FrameHeaderSize || fsize > MaxEntrySize {
+			return loadedIndex{}, fmt.Errorf("%s: record %d malformed", path, n)
 		}
 		pos += fsize
 		r = r[indexRecordHead+plen:]
 	}
 	if n != j.count || pos != segSize {
-		return indexJob{}, fmt.Errorf("%s: %d records covering %d bytes; header says %d records, the segment has %d bytes", path, n, pos, j.count, segSize)
+		return loadedIndex{}, fmt.Errorf("%s: %d records covering %d bytes; header says %d records, the segment has %d bytes", path, n, pos, j.count, segSize)
 	}
 	return j, nil
 }
 
 // replayIndex replays a checked index file's entries, payloads cut to
 // their stored prefix, and sets the segment's first and last index.
-func (l *Log) replayIndex(s *segment, j indexJob, replay ReplayFunc, rep *Report) error {
+func (l *Log) replayIndex(s *segment, j loadedIndex, replay ReplayFunc, rep *Report) error {
 	var pos int64
 	index := j.first
 	for r := j.records; len(r) > 0; index++ {
