@@ -15,6 +15,9 @@
 //	go test ./test/torture -run TestTorture -v                          # 20 cycles (CI)
 //	MILLRACE_TORTURE_CYCLES=500 go test ./test/torture -run TestTorture -v -timeout 2h
 //
+// The harness builds the millrace binary itself, which go test's result
+// cache cannot see: after changing the server, add -count=1.
+//
 // Every process and request stays on 127.0.0.1; the run is bounded by its
 // cycle count and stops by itself.
 package torture
