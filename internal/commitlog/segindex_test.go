@@ -3,6 +3,7 @@ package commitlog
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -304,4 +305,31 @@ func FuzzIndexFile(f *testing.F) {
 			t.Fatalf("a trusted index file replayed %d of %d bytes: %v", pos, len(seg), err)
 		}
 	})
+}
+
+// A segment replayed from its index file is not read at all: damage in
+// its middle (a flipped byte, as bad media might leave) does not cut the
+// log at Open, and is found when that entry is read, by its CRC.
+func TestSegmentsReplayedFromIndexFilesAreNotRead(t *testing.T) {
+	dir := t.TempDir()
+	fillSegments(t, dir, 200)
+	l, before, _ := openLog(t, Options{Dir: dir})
+	l.Close()
+	var victim replayed
+	for _, r := range before {
+		if r.info.Seq == 2 {
+			victim = r
+			break
+		}
+	}
+	flip(t, filepath.Join(dir, segName(2)), victim.info.Pos+FrameHeaderSize+3)
+
+	l, got, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	defer l.Close()
+	if rep.Cut != nil || len(got) != len(before) {
+		t.Fatalf("cut %+v, %d entries replayed; want no cut and %d: the damaged segment was read", rep.Cut, len(got), len(before))
+	}
+	if _, err := l.ReadEntry(victim.info.Seq, victim.info.Pos, victim.info.Size, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("reading the damaged entry: %v; want ErrCorrupt", err)
+	}
 }
