@@ -58,6 +58,13 @@ type Options struct {
 	// negative value keeps durable acknowledgements from waiting behind
 	// other threads. Default 0: the host process's threads are left alone.
 	FlusherNice int
+	// DropSealedPageCache drops a sealed segment's cached pages once the
+	// segment after it is sealed too, so that the page cache holds about
+	// two segments per shard and its freed pages are the next written. On
+	// a VM whose first touch of a page is dear it saves server CPU
+	// (BENCHMARKS.md, "Fourth pass"); elsewhere it only sends consumers
+	// more than a segment behind to the disk. Default false.
+	DropSealedPageCache bool
 	// DisableAutoCreate makes appends to unknown topics fail instead of
 	// creating them.
 	DisableAutoCreate bool
@@ -284,8 +291,8 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache, FlusherNice: l.opts.FlusherNice,
 		// The replay reads only the batch header (replayInto).
-		IndexPrefix: batch.HeaderSize,
-		OnDurable:   onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
+		IndexPrefix: batch.HeaderSize, DropSealedCache: l.opts.DropSealedPageCache,
+		OnDurable: onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }
 

@@ -7,11 +7,12 @@
 # system calls (write, pwrite, writev) and read-family ones per request,
 # the server's CPU time per record, and the client's p50/p99. Counters,
 # not timings: steadier than latencies on a shared machine. Compare builds
-# with MILLRACE_BIN (bench/lib.sh). Stops by itself.
+# with MILLRACE_BIN (bench/lib.sh), settings with MILLRACE_CONFIG_FILE (a
+# config file for the server). Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-start_millrace
+start_millrace ${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"}
 bench() { "$work/millrace" bench produce --client wire --brokers "127.0.0.1:$kport" --producers 1 --quiet --topic lat "$@"; }
 counters() { # syscr syscw cputicks produce-requests
 	echo "$(awk '/^syscr/{print $2}' "/proc/$pid/io") $(awk '/^syscw/{print $2}' "/proc/$pid/io")" \

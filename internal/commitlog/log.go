@@ -64,6 +64,14 @@ type Options struct {
 	MaxPendingBytes int64 // bound on appended but not yet persisted bytes; default 64 MiB
 	TailCacheBytes  int64 // written entries kept in memory for readers; default 32 MiB; -1 = none
 	NoPreallocate   bool  // do not fallocate new segments
+	// DropSealedCache, with IndexPrefix above 0, has the index writer drop
+	// the cached pages of the segment before each one it indexes
+	// (fadvise DONTNEED), so that the page cache holds the newest sealed
+	// segment and the active one, and the pages freed are the next ones
+	// written. Where a page's first touch is dear (a VM whose free memory
+	// goes back to the host) that saves much of the cost of writing; a
+	// consumer more than a segment behind then reads from the disk.
+	DropSealedCache bool
 	// IndexPrefix, if above 0, has each sealed segment get an index file
 	// holding every entry's frame fields and the first IndexPrefix bytes
 	// of its payload (at most 65,535); Open then replays a sealed segment

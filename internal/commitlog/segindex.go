@@ -180,6 +180,9 @@ func (l *Log) indexWriter(backlog []indexJob) {
 		if skip {
 			return
 		}
+		if l.opts.DropSealedCache {
+			l.dropCache(j.seq - 1)
+		}
 		if err := l.buildIndex(j); err != nil {
 			l.opts.Logger.Warn("segment index file not written; the next open scans the segment", "dir", l.opts.Dir, "segment", j.seq, "err", err)
 			return
@@ -197,6 +200,23 @@ func (l *Log) indexWriter(backlog []indexJob) {
 	}
 	for j := range l.indexJobs {
 		build(j)
+	}
+}
+
+// dropCache asks the OS to drop sealed segment seq's cached pages, if the
+// segment exists (Options.DropSealedCache).
+func (l *Log) dropCache(seq uint64) {
+	l.mu.Lock()
+	s := l.segs[seq]
+	if s == nil || s.removed || !s.sealed {
+		l.mu.Unlock()
+		return
+	}
+	s.refs++
+	l.mu.Unlock()
+	defer l.release(s)
+	if err := s.file.DropCache(); err != nil {
+		l.opts.Logger.Warn("cached pages of a sealed segment not dropped", "dir", l.opts.Dir, "segment", seq, "err", err)
 	}
 }
 

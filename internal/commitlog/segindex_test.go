@@ -8,8 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 const testPrefix = 10
@@ -331,5 +335,64 @@ func TestSegmentsReplayedFromIndexFilesAreNotRead(t *testing.T) {
 	}
 	if _, err := l.ReadEntry(victim.info.Seq, victim.info.Pos, victim.info.Size, nil); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("reading the damaged entry: %v; want ErrCorrupt", err)
+	}
+}
+
+// residentPages counts the pages of the file at path in the page cache.
+func residentPages(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	size := fileSize(t, path)
+	m, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, (size+int64(os.Getpagesize())-1)/int64(os.Getpagesize()))
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
+}
+
+// With DropSealedCache, once a segment is sealed and indexed the one
+// before it leaves the page cache; the newest sealed one stays. Without
+// it, written segments stay cached.
+func TestDropSealedCacheKeepsOnlyTheNewestSegmentsCached(t *testing.T) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(t.TempDir(), &fs); err == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("the temporary directory is on tmpfs, whose pages cannot be dropped")
+	}
+	for _, drop := range []bool{false, true} {
+		dir := t.TempDir()
+		l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 256 << 10, IndexPrefix: testPrefix, DropSealedCache: drop})
+		var a Appended
+		var err error
+		for a.Seq < 5 {
+			if a, err = l.Append(1, bytes.Repeat([]byte{'x'}, 4000), Mark{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.Wait()
+		l.WaitIndexed()
+		first, newest := residentPages(t, filepath.Join(dir, segName(1))), residentPages(t, filepath.Join(dir, segName(4)))
+		l.Close()
+		if newest == 0 {
+			t.Fatalf("drop %v: the newest sealed segment has no page cached", drop)
+		}
+		if drop && first != 0 {
+			t.Fatalf("with DropSealedCache, segment 1 keeps %d pages cached", first)
+		}
+		if !drop && first == 0 {
+			t.Fatalf("without DropSealedCache, segment 1 has no page cached: the test cannot tell")
+		}
 	}
 }

@@ -66,6 +66,11 @@ type Config struct {
 	// 19; 0 leaves it at the process's). Negative values need CAP_SYS_NICE;
 	// without it the setting is logged and ignored.
 	FlusherNice int `yaml:"flusher_nice" toml:"flusher_nice"`
+	// DropSealedPageCache drops each sealed segment's cached pages once
+	// the next is sealed (see millrace.Options.DropSealedPageCache). The
+	// server's default is true: on the project's VM it kept the page cache
+	// from growing into memory whose every first touch is dear.
+	DropSealedPageCache bool `yaml:"drop_sealed_page_cache" toml:"drop_sealed_page_cache"`
 	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
 	SegmentBytes ByteSize `yaml:"segment_bytes" toml:"segment_bytes"`
 	SegmentAge   Duration `yaml:"segment_age" toml:"segment_age"`
@@ -103,20 +108,21 @@ type TopicDefaults struct {
 func Default() Config {
 	tc := millrace.DefaultTopicConfig()
 	return Config{
-		Data:              "./millrace-data",
-		HTTPAddr:          "127.0.0.1:8080",
-		KafkaAddr:         "127.0.0.1:9092",
-		LogFormat:         "text",
-		LogLevel:          "info",
-		Fsync:             "always",
-		Shards:            1,
-		MaxPendingBytes:   64 << 20,
-		TailCacheBytes:    32 << 20,
-		FlusherNice:       -10,
-		SegmentBytes:      256 << 20,
-		SegmentAge:        Duration(time.Hour),
-		AutoCreate:        true,
-		RetentionInterval: Duration(30 * time.Second),
+		Data:                "./millrace-data",
+		HTTPAddr:            "127.0.0.1:8080",
+		KafkaAddr:           "127.0.0.1:9092",
+		LogFormat:           "text",
+		LogLevel:            "info",
+		Fsync:               "always",
+		Shards:              1,
+		MaxPendingBytes:     64 << 20,
+		TailCacheBytes:      32 << 20,
+		FlusherNice:         -10,
+		DropSealedPageCache: true,
+		SegmentBytes:        256 << 20,
+		SegmentAge:          Duration(time.Hour),
+		AutoCreate:          true,
+		RetentionInterval:   Duration(30 * time.Second),
 		DefaultTopic: TopicDefaults{
 			Partitions:      1,
 			RetentionMs:     tc.RetentionMs,
@@ -252,18 +258,19 @@ func (c *Config) TopicConfig() millrace.TopicConfig {
 func (c *Config) LogOptions() millrace.Options {
 	tc := c.TopicConfig()
 	return millrace.Options{
-		Dir:               filepath.Clean(c.Data),
-		Shards:            c.Shards,
-		Fsync:             c.Fsync,
-		SegmentBytes:      int64(c.SegmentBytes),
-		SegmentAge:        time.Duration(c.SegmentAge),
-		MaxPendingBytes:   int64(c.MaxPendingBytes),
-		TailCacheBytes:    int64(c.TailCacheBytes),
-		FlusherNice:       c.FlusherNice,
-		DisableAutoCreate: !c.AutoCreate,
-		DefaultPartitions: c.DefaultTopic.Partitions,
-		DefaultConfig:     &tc,
-		RetentionInterval: time.Duration(c.RetentionInterval),
+		Dir:                 filepath.Clean(c.Data),
+		Shards:              c.Shards,
+		Fsync:               c.Fsync,
+		SegmentBytes:        int64(c.SegmentBytes),
+		SegmentAge:          time.Duration(c.SegmentAge),
+		MaxPendingBytes:     int64(c.MaxPendingBytes),
+		TailCacheBytes:      int64(c.TailCacheBytes),
+		FlusherNice:         c.FlusherNice,
+		DropSealedPageCache: c.DropSealedPageCache,
+		DisableAutoCreate:   !c.AutoCreate,
+		DefaultPartitions:   c.DefaultTopic.Partitions,
+		DefaultConfig:       &tc,
+		RetentionInterval:   time.Duration(c.RetentionInterval),
 	}
 }
 
