@@ -49,21 +49,30 @@ func stateOf(t *testing.T, l *Log) observed {
 	return o
 }
 
+// openSmallSegments opens a Log in a new directory with 4 KiB segments, so
+// that a few appends seal several; the caller closes it and reopens with
+// the options returned.
+func openSmallSegments(t *testing.T) (*Log, Options) {
+	t.Helper()
+	opts := Options{Dir: t.TempDir(), SegmentBytes: 4096}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, opts
+}
+
 // A restart replays sealed segments from their index files (the batch
 // headers) instead of reading them, and ends in the same state as one
 // that reads them: the same partitions, records, offsets for times, and an
 // idempotent producer's retry of its last batch is still known.
 func TestRestartFromIndexFilesKeepsEverything(t *testing.T) {
-	dir := t.TempDir()
 	ctx := context.Background()
-	opts := Options{Dir: dir, SegmentBytes: 4096}
-	l, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, opts := openSmallSegments(t)
 	l.CreateTopic("t", 1, nil)
 	var bb batch.Builder
 	var last []byte
+	var err error
 	for i := range 200 {
 		bb.Reset(batch.BuildOptions{Idempotent: true, ProducerID: 9, BaseSequence: int32(2 * i)})
 		for k := range 2 {
@@ -106,13 +115,8 @@ func TestRestartFromIndexFilesKeepsEverything(t *testing.T) {
 // record of the other topics. (Recovery used to take the skip in entry
 // indexes for a torn log and cut there, moving the later segments aside.)
 func TestRestartAfterRetentionDeletedMiddleSegments(t *testing.T) {
-	dir := t.TempDir()
 	ctx := context.Background()
-	opts := Options{Dir: dir, SegmentBytes: 4096}
-	l, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, opts := openSmallSegments(t)
 	l.CreateTopic("a", 1, nil)
 	l.CreateTopic("b", 1, nil)
 	for i := range 40 {
