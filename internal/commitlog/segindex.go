@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"strings"
+	"path/filepath"
 	"sync/atomic"
 )
 
@@ -43,9 +43,7 @@ const (
 
 func indexName(seq uint64) string { return fmt.Sprintf("%020d.idx", seq) }
 
-func (l *Log) indexPath(seq uint64) string {
-	return strings.TrimSuffix(l.path(seq), ".log") + ".idx"
-}
+func (l *Log) indexPath(seq uint64) string { return filepath.Join(l.opts.Dir, indexName(seq)) }
 
 // appendIndexRecord appends frame's index record to dst.
 func appendIndexRecord(dst, frame []byte, prefix int) []byte {
@@ -85,14 +83,10 @@ var tmpSeq atomic.Uint64
 // buildIndex writes the index file of sealed segment j.seq from the
 // segment itself.
 func (l *Log) buildIndex(j indexJob) error {
-	l.mu.Lock()
-	s := l.segs[j.seq]
-	if s == nil || s.removed || !s.sealed {
-		l.mu.Unlock()
+	s := l.holdSealed(j.seq)
+	if s == nil {
 		return nil // deleted by retention meanwhile; nothing to index
 	}
-	s.refs++
-	l.mu.Unlock()
 	defer l.release(s)
 	if err := s.file.Sync(); err != nil {
 		return fmt.Errorf("commitlog: sync %s before indexing it: %w", s.path, err)
@@ -203,17 +197,26 @@ func (l *Log) indexWriter(backlog []indexJob) {
 	}
 }
 
+// holdSealed returns sealed segment seq with its file held open (release
+// it), or nil if there is no such segment.
+func (l *Log) holdSealed(seq uint64) *segment {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.segs[seq]
+	if s == nil || s.removed || !s.sealed {
+		return nil
+	}
+	s.refs++
+	return s
+}
+
 // dropCache asks the OS to drop sealed segment seq's cached pages, if the
 // segment exists (Options.DropSealedCache).
 func (l *Log) dropCache(seq uint64) {
-	l.mu.Lock()
-	s := l.segs[seq]
-	if s == nil || s.removed || !s.sealed {
-		l.mu.Unlock()
+	s := l.holdSealed(seq)
+	if s == nil {
 		return
 	}
-	s.refs++
-	l.mu.Unlock()
 	defer l.release(s)
 	if err := s.file.DropCache(); err != nil {
 		l.opts.Logger.Warn("cached pages of a sealed segment not dropped", "dir", l.opts.Dir, "segment", seq, "err", err)

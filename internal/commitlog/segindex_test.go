@@ -10,7 +10,6 @@ import (
 	"slices"
 	"syscall"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -248,12 +247,9 @@ func TestSealedSegmentsGetIndexFilesWhileRunning(t *testing.T) {
 	if sealed < 2 {
 		t.Fatalf("%d sealed segments; the test needs several", sealed)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for countFiles(t, dir, "*.idx") < sealed {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d index files for %d sealed segments after 10 s", countFiles(t, dir, "*.idx"), sealed)
-		}
-		time.Sleep(10 * time.Millisecond)
+	l.WaitIndexed()
+	if n := countFiles(t, dir, "*.idx"); n != sealed {
+		t.Fatalf("%d index files for %d sealed segments", n, sealed)
 	}
 }
 
