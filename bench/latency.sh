@@ -29,7 +29,6 @@ client=${CLIENT:-franz}
 start_millrace ${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"}
 bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --client "$client" ${BENCH_FLAGS:-} --quiet --json; }
 metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
-cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # the server's user + system time
 
 echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records, $producers $client producer(s)..." >&2
 bench produce --topic peak --count 3000000 --acks all > "$work/peak.json"

@@ -18,6 +18,10 @@ work=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 
+# cputicks prints the server's CPU time so far (user + system, in clock
+# ticks of getconf CLK_TCK), from /proc.
+cputicks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 build_millrace() {

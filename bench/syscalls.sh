@@ -16,7 +16,7 @@ start_millrace ${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"}
 bench() { "$work/millrace" bench produce --client wire --brokers "127.0.0.1:$kport" --producers 1 --quiet --topic lat "$@"; }
 counters() { # syscr syscw cputicks produce-requests
 	echo "$(awk '/^syscr/{print $2}' "/proc/$pid/io") $(awk '/^syscw/{print $2}' "/proc/$pid/io")" \
-		"$(awk '{print $14 + $15}' "/proc/$pid/stat")" \
+		"$(cputicks)" \
 		"$(curl -sf "127.0.0.1:$port/metrics" | awk '/^millrace_kafka_request_duration_seconds_count\{api="Produce"\}/{print $2}')"
 }
 bench --count 200000 --acks all > /dev/null
