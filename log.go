@@ -61,9 +61,10 @@ type Options struct {
 	// DropSealedPageCache drops a sealed segment's cached pages once the
 	// segment after it is sealed too, so that the page cache holds about
 	// two segments per shard and its freed pages are the next written. On
-	// a VM whose first touch of a page is dear it saves server CPU
-	// (BENCHMARKS.md, "Fourth pass"); elsewhere it only sends consumers
-	// more than a segment behind to the disk. Default false.
+	// a VM whose first touch of a page is dear, a growing page cache
+	// stalled writes (BENCHMARKS.md, "Fourth pass"); elsewhere the option
+	// only sends consumers more than a segment behind to the disk. Default
+	// false (`millrace serve` turns it on).
 	DropSealedPageCache bool
 	// DisableAutoCreate makes appends to unknown topics fail instead of
 	// creating them.
@@ -290,8 +291,7 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		FS: l.opts.FS, Dir: filepath.Join(l.opts.Dir, "shards", strconv.Itoa(int(s.id))),
 		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache, FlusherNice: l.opts.FlusherNice,
-		// The replay reads only the batch header (replayInto).
-		IndexPrefix: batch.HeaderSize, DropSealedCache: l.opts.DropSealedPageCache,
+		IndexPrefix: batch.HeaderSize, // all replayInto reads DropSealedCache: l.opts.DropSealedPageCache,
 		OnDurable: onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }
@@ -306,7 +306,9 @@ func (l *Log) flushObserver(s *shard) func(commitlog.FlushInfo) {
 // replayInto returns the replay function that rebuilds the indexes, the
 // producer tables and shard s's segment bookkeeping from a commit log. A
 // batch of a partition not in byID (a deleted topic) is counted in skipped;
-// its segment goes when unreferenced.
+// its segment goes when unreferenced. It reads only each batch's header:
+// a segment replayed from its index file hands it no more
+// (commitlogOptions sets IndexPrefix to batch.HeaderSize).
 func (l *Log) replayInto(s *shard, byID map[int64]*partition, skipped *int64) commitlog.ReplayFunc {
 	return func(e commitlog.EntryInfo, payload []byte) error {
 		p := byID[int64(e.Stream)]
