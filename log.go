@@ -291,8 +291,9 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		FS: l.opts.FS, Dir: filepath.Join(l.opts.Dir, "shards", strconv.Itoa(int(s.id))),
 		SegmentBytes: l.opts.SegmentBytes, SegmentAge: l.opts.SegmentAge, Sync: l.sync,
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache, FlusherNice: l.opts.FlusherNice,
-		IndexPrefix: batch.HeaderSize, // all replayInto reads DropSealedCache: l.opts.DropSealedPageCache,
-		OnDurable: onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
+		IndexPrefix:     batch.HeaderSize, // all replayInto reads
+		DropSealedCache: l.opts.DropSealedPageCache,
+		OnDurable:       onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }
 
