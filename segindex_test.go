@@ -151,3 +151,15 @@ func TestRestartAfterRetentionDeletedMiddleSegments(t *testing.T) {
 		t.Fatalf("topic b after the restart: %d records (%v); want all 40", len(got), err)
 	}
 }
+
+// Options reach the shard's commit log: index files with the batch header
+// as their prefix, and DropSealedPageCache as asked.
+func TestCommitLogOptionsCarryIndexAndPageCacheSettings(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		l := openT(t, Options{Dir: t.TempDir(), DropSealedPageCache: drop})
+		o := l.commitlogOptions(l.shards[0], false)
+		if o.IndexPrefix != batch.HeaderSize || o.DropSealedCache != drop {
+			t.Fatalf("DropSealedPageCache %v: commit log options IndexPrefix %d, DropSealedCache %v", drop, o.IndexPrefix, o.DropSealedCache)
+		}
+	}
+}

@@ -68,6 +68,7 @@ auto_create: false
 min_free_disk_bytes: 1GB
 retention_interval: 5s
 max_request_bytes: 8MiB
+drop_sealed_page_cache: false
 default_topic:
   partitions: 6
   retention_ms: 3600000
@@ -85,12 +86,16 @@ auto_create = false
 min_free_disk_bytes = "1GB"
 retention_interval = "5s"
 max_request_bytes = "8MiB"
+drop_sealed_page_cache = false
 [default_topic]
 partitions = 6
 retention_ms = 3600000
 retention_bytes = -1
 max_message_bytes = "2MiB"
 `
+	if d := Default(); !d.LogOptions().DropSealedPageCache {
+		t.Fatal("the server's default does not drop sealed segments' cached pages")
+	}
 	for name, body := range map[string]string{"c.yaml": yml, "c.toml": tml} {
 		c, err := load(t, []string{"--config", writeFile(t, name, body)}, nil)
 		if err != nil {
@@ -100,13 +105,14 @@ max_message_bytes = "2MiB"
 		want.Fsync, want.Shards, want.MaxPendingBytes, want.TailCacheBytes = "interval=50", 4, 128<<20, 1<<20
 		want.SegmentBytes, want.SegmentAge, want.AutoCreate = 64<<20, Duration(10*time.Minute), false
 		want.MinFreeDiskBytes, want.RetentionInterval, want.MaxRequestBytes = 1e9, Duration(5*time.Second), 8<<20
+		want.DropSealedPageCache = false
 		want.DefaultTopic = TopicDefaults{Partitions: 6, RetentionMs: 3600000, RetentionBytes: -1,
 			SegmentBytes: Default().DefaultTopic.SegmentBytes, MaxMessageBytes: 2 << 20}
 		if c != want {
 			t.Fatalf("%s:\n got %+v\nwant %+v", name, c, want)
 		}
 		opts := c.LogOptions()
-		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 {
+		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 || opts.DropSealedPageCache {
 			t.Fatalf("%s: log options %+v", name, opts)
 		}
 	}
