@@ -185,10 +185,10 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 		p.producers.Record(h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.NumRecords, base)
 	}
 	p.mu.Lock()
-	p.addEntryLocked(e)
+	p.addEntryLocked(e, true)
 	p.wakeLocked()
 	p.mu.Unlock()
-	p.shard.noteEntry(p, e, count)
+	p.shard.noteEntry(p, e, count, true)
 	return AppendResult{BaseOffset: base, LastOffset: e.last, LogStartOffset: start}, app, nil
 }
 

@@ -1,6 +1,7 @@
 package millrace
 
 import (
+	"math"
 	"sort"
 
 	"github.com/millrace/millrace/internal/retention"
@@ -10,55 +11,213 @@ import (
 // index: 256 KiB.
 const indexBlock = 4096
 
-// entryIndex is a partition's index: one entry per stored batch, in offset
-// order, kept in blocks of at most indexBlock entries, so that appending
-// never copies more than one block. A single slice grown by append copied
-// the whole index at each growth, under the partition's lock: on the
-// project's machine an append to a 200,000-entry slice took 17 ms, and to a
-// 500,000-entry one 286 ms (mostly page faults on the new array), and every
-// produce and fetch of the partition waited behind it (BENCHMARKS.md,
-// "Third pass"). The first block grows by doubling up to indexBlock, so a
-// partition with few batches costs only what it holds; later ones are made
-// whole. The zero value is an empty index. Callers hold the partition's
+// entryIndex is a partition's index: what it stores, one run per commit-log
+// segment, in offset order. Every run keeps a summary in memory (its count,
+// offsets, timestamps and bytes), so that retention, describing a
+// partition and finding the run that holds an offset or a time cost one
+// step per segment, not one per batch. A run's entries themselves (one per
+// stored batch) are kept in memory only while the run is hot: from the
+// batch's append until the segment is sealed and its index file written
+// (shard.onIndexed), or for a segment Open had to scan until its index
+// file is rebuilt. A cold run's entries are read back from the segment's
+// index file when a read needs them (coldCache). So the index costs memory
+// per retained segment, not per retained batch: before, at 64 bytes a
+// batch, producers sending 32,000 small batches a second grew it by 7 GB
+// an hour. The zero value is an empty index. Callers hold the partition's
 // lock.
 type entryIndex struct {
-	blocks [][]indexEntry // all full (indexBlock entries) but the last
-	skip   int            // entries dropped from the front of blocks[0]
-	n      int            // live entries
-	// segs sums the entries up by commit-log segment, in order, so that
-	// retention and describing a partition cost one step per segment, not
-	// one per batch. A retention pass runs every 30 s under the partition's
-	// lock; summing 550,000 entries took 2.0 ms there, the summary 62 ns
-	// (BenchmarkRetentionSpans).
-	segs []segSpan
+	runs []segRun
+	n    int // entries, hot and cold
+	hot  int // entries held in memory
 }
 
-// segSpan is what an index holds of one segment: how many of its entries
-// are in it and their span (the first entry's base offset, the last
-// entry's last offset, their largest timestamp and their stored bytes).
-type segSpan struct {
+// segRun is a partition's batches in one commit-log segment.
+type segRun struct {
 	seq  uint64
 	n    int
-	span retention.Span
+	span retention.Span // first entry's base offset, last entry's last offset, largest timestamp, stored bytes
+	// firstTs is the first entry's first timestamp.
+	firstTs int64
+	// endMaxTs is the largest timestamp of this run and every earlier one:
+	// non-decreasing along the runs, so searchable.
+	endMaxTs int64
+	// hot holds the entries while they are in memory; nil once cold.
+	hot *entryBlocks
 }
 
 // len returns the number of entries.
 func (x *entryIndex) len() int { return x.n }
 
+// hotLen returns the number of entries held in memory.
+func (x *entryIndex) hotLen() int { return x.hot }
+
+// segments returns the runs, in order. The slice is the index's own: read
+// it, do not keep it past the partition's lock.
+func (x *entryIndex) segments() []segRun { return x.runs }
+
+// add appends e, an entry of a batch just stored or replayed, as the last
+// entry, in memory if hot (else only counted in its run's summary: its
+// segment has a trusted index file to read it back from). An entry of the
+// last run's segment joins that run; in a cold run it stays cold.
+func (x *entryIndex) add(e indexEntry, hot bool) {
+	k := len(x.runs) - 1
+	if k < 0 || x.runs[k].seq != e.seq {
+		prev := int64(math.MinInt64)
+		if k >= 0 {
+			prev = x.runs[k].endMaxTs
+		}
+		r := segRun{seq: e.seq, firstTs: e.firstTs, endMaxTs: prev,
+			span: retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs}}
+		if hot {
+			r.hot = &entryBlocks{}
+		}
+		x.runs = append(x.runs, r)
+		k++
+	}
+	r := &x.runs[k]
+	r.n++
+	r.span.LastOffset = e.last
+	r.span.MaxTimestamp = max(r.span.MaxTimestamp, e.maxTs)
+	r.span.Bytes += int64(e.size)
+	r.endMaxTs = max(r.endMaxTs, e.maxTs)
+	x.n++
+	if r.hot != nil {
+		e.runMaxTs = e.maxTs
+		if m := r.hot.len(); m > 0 {
+			e.runMaxTs = max(e.runMaxTs, r.hot.at(m-1).runMaxTs)
+		}
+		r.hot.push(e)
+		x.hot++
+	}
+}
+
+// makeCold drops the in-memory entries of the run in segment seq, if there
+// is one and it is hot, and returns how many it dropped. The caller makes
+// sure seq has a trusted index file.
+func (x *entryIndex) makeCold(seq uint64) int {
+	i := sort.Search(len(x.runs), func(i int) bool { return x.runs[i].seq >= seq })
+	if i == len(x.runs) || x.runs[i].seq != seq || x.runs[i].hot == nil {
+		return 0
+	}
+	n := x.runs[i].hot.len()
+	x.runs[i].hot = nil
+	x.hot -= n
+	return n
+}
+
+// findRun returns the index of the first run whose last offset is at least
+// off, or len(runs).
+func (x *entryIndex) findRun(off int64) int {
+	return sort.Search(len(x.runs), func(i int) bool { return x.runs[i].span.LastOffset >= off })
+}
+
+// findRunTime returns the index of the first run holding a batch whose max
+// timestamp is at least ts, or len(runs).
+func (x *entryIndex) findRunTime(ts int64) int {
+	return sort.Search(len(x.runs), func(i int) bool { return x.runs[i].endMaxTs >= ts })
+}
+
+// firstTimestamp and lastMaxTimestamp return the first entry's first
+// timestamp and the largest timestamp; -1 when empty.
+func (x *entryIndex) firstTimestamp() int64 {
+	if x.n == 0 {
+		return -1
+	}
+	return x.runs[0].firstTs
+}
+
+func (x *entryIndex) lastMaxTimestamp() int64 {
+	if x.n == 0 {
+		return -1
+	}
+	return x.runs[len(x.runs)-1].endMaxTs
+}
+
+// lastOffset returns the last entry's last offset; -1 when empty.
+func (x *entryIndex) lastOffset() int64 {
+	if x.n == 0 {
+		return -1
+	}
+	return x.runs[len(x.runs)-1].span.LastOffset
+}
+
+// trimBelow drops the entries wholly below logStart and returns the
+// segments the index no longer has any entry in. A run the new start falls
+// inside keeps its first entries below logStart if it is cold: its summary
+// counts them (bytes, batches) until its segment goes, which errs toward
+// keeping data longer, never less. A hot one is trimmed exactly.
+func (x *entryIndex) trimBelow(logStart int64) (released []uint64) {
+	i := x.findRun(logStart)
+	for _, r := range x.runs[:i] {
+		released = append(released, r.seq)
+		x.n -= r.n
+		if r.hot != nil {
+			x.hot -= r.hot.len()
+		}
+	}
+	if i > 0 {
+		clear(x.runs[:i])
+		x.runs = append(x.runs[:0], x.runs[i:]...)
+	}
+	if x.n <= 0 {
+		*x = entryIndex{}
+		return released
+	}
+	if r := &x.runs[0]; r.hot != nil && r.span.FirstOffset < logStart {
+		if k := r.hot.search(0, func(e *indexEntry) bool { return e.last >= logStart }); k > 0 {
+			r.hot.dropFront(k)
+			r.n -= k
+			x.n -= k
+			x.hot -= k
+			first := r.hot.at(0)
+			r.span.FirstOffset, r.firstTs, r.span.MaxTimestamp, r.span.Bytes = first.base, first.firstTs, first.maxTs, 0
+			for j := range r.n {
+				e := r.hot.at(j)
+				r.span.MaxTimestamp = max(r.span.MaxTimestamp, e.maxTs)
+				r.span.Bytes += int64(e.size)
+			}
+		}
+	}
+	prev := int64(math.MinInt64)
+	for j := range x.runs {
+		x.runs[j].endMaxTs = max(prev, x.runs[j].span.MaxTimestamp)
+		prev = x.runs[j].endMaxTs
+	}
+	return released
+}
+
+// entryBlocks is a list of index entries kept in blocks of at most
+// indexBlock entries, so that appending never copies more than one block.
+// A single slice grown by append copied the whole list at each growth,
+// under the partition's lock: on the project's machine an append to a
+// 200,000-entry slice took 17 ms, and to a 500,000-entry one 286 ms
+// (mostly page faults on the new array), and every produce and fetch of
+// the partition waited behind it (BENCHMARKS.md, "Third pass"). The first
+// block grows by doubling up to indexBlock, so a list of few entries costs
+// only what it holds; later ones are made whole. The zero value is empty.
+type entryBlocks struct {
+	blocks [][]indexEntry // all full (indexBlock entries) but the last
+	skip   int            // entries dropped from the front of blocks[0]
+	n      int            // live entries
+}
+
+// len returns the number of entries.
+func (x *entryBlocks) len() int { return x.n }
+
 // at returns entry i, 0 <= i < len().
-func (x *entryIndex) at(i int) *indexEntry {
+func (x *entryBlocks) at(i int) *indexEntry {
 	j := x.skip + i
 	return &x.blocks[j/indexBlock][j%indexBlock]
 }
 
 // push appends e.
-func (x *entryIndex) push(e indexEntry) {
+func (x *entryBlocks) push(e indexEntry) {
 	k := len(x.blocks) - 1
 	if k < 0 || len(x.blocks[k]) == indexBlock {
 		var b []indexEntry
 		if k >= 0 {
-			// The partition already holds a full block: the next one is
-			// made whole at once rather than by doublings.
+			// The list already holds a full block: the next one is made
+			// whole at once rather than by doublings.
 			b = make([]indexEntry, 0, indexBlock)
 		}
 		x.blocks = append(x.blocks, b)
@@ -72,29 +231,17 @@ func (x *entryIndex) push(e indexEntry) {
 	}
 	x.blocks[k] = append(b, e)
 	x.n++
-	if j := len(x.segs) - 1; j >= 0 && x.segs[j].seq == e.seq {
-		sp := &x.segs[j].span
-		x.segs[j].n++
-		sp.LastOffset, sp.MaxTimestamp, sp.Bytes = e.last, max(sp.MaxTimestamp, e.maxTs), sp.Bytes+int64(e.size)
-	} else {
-		x.segs = append(x.segs, segSpan{seq: e.seq, n: 1, span: retention.Span{
-			FirstOffset: e.base, LastOffset: e.last, MaxTimestamp: e.maxTs, Bytes: int64(e.size)}})
-	}
 }
-
-// segments returns the index summed up by segment, in order. The slice is
-// the index's own: read it, do not keep it past the partition's lock.
-func (x *entryIndex) segments() []segSpan { return x.segs }
 
 // dropFront removes the first k entries, releasing the blocks they emptied.
 // When what is left fits in the first block and is no more than what was
 // dropped from it, it moves to a block of its own size, so that a trimmed
-// partition holds about what it keeps (the copy is paid for by the drops).
-func (x *entryIndex) dropFront(k int) {
+// list holds about what it keeps (the copy is paid for by the drops).
+func (x *entryBlocks) dropFront(k int) {
 	x.skip += k
 	x.n -= k
 	if x.n <= 0 {
-		*x = entryIndex{}
+		*x = entryBlocks{}
 		return
 	}
 	if drop := x.skip / indexBlock; drop > 0 {
@@ -107,26 +254,10 @@ func (x *entryIndex) dropFront(k int) {
 		copy(b, x.blocks[0][x.skip:])
 		x.blocks[0], x.skip = b, 0
 	}
-	// The segments whose entries all went, then what is left of the first.
-	i := 0
-	for ; k >= x.segs[i].n; i++ {
-		k -= x.segs[i].n
-	}
-	x.segs = append(x.segs[:0], x.segs[i:]...)
-	if k > 0 {
-		s := &x.segs[0]
-		s.n -= k
-		s.span.FirstOffset, s.span.MaxTimestamp, s.span.Bytes = x.at(0).base, x.at(0).maxTs, 0
-		for j := range s.n {
-			e := x.at(j)
-			s.span.MaxTimestamp = max(s.span.MaxTimestamp, e.maxTs)
-			s.span.Bytes += int64(e.size)
-		}
-	}
 }
 
-// search returns the smallest i in [0, len()) for which f(entry i) is
-// true, or len() if none is; f must be false then true along the index.
-func (x *entryIndex) search(f func(*indexEntry) bool) int {
-	return sort.Search(x.n, func(i int) bool { return f(x.at(i)) })
+// search returns the smallest i in [from, len()) for which f(entry i) is
+// true, or len() if none is; f must be false then true along the list.
+func (x *entryBlocks) search(from int, f func(*indexEntry) bool) int {
+	return from + sort.Search(x.n-from, func(i int) bool { return f(x.at(from + i)) })
 }

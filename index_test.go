@@ -1,6 +1,7 @@
 package millrace
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // drops from the front a block at a time, and never holds a block larger
 // than indexBlock.
 func TestEntryIndexAcrossBlocks(t *testing.T) {
-	var x entryIndex
+	var x entryBlocks
 	const n = 3*indexBlock + 100
 	for i := range n {
 		x.push(indexEntry{base: int64(i), last: int64(i)})
@@ -33,7 +34,7 @@ func TestEntryIndexAcrossBlocks(t *testing.T) {
 				t.Fatalf("entry %d holds %d, want %d", i, got, from+i)
 			}
 		}
-		if i := x.search(func(e *indexEntry) bool { return e.last >= int64(from+10) }); i != 10 {
+		if i := x.search(0, func(e *indexEntry) bool { return e.last >= int64(from+10) }); i != 10 {
 			t.Fatalf("search for offset %d gave entry %d, want 10", from+10, i)
 		}
 	}
@@ -60,7 +61,7 @@ func TestEntryIndexAcrossBlocks(t *testing.T) {
 // A drop that ends exactly on a block boundary releases that block, for
 // the collector too.
 func TestEntryIndexDropOnABlockBoundary(t *testing.T) {
-	var x entryIndex
+	var x entryBlocks
 	for i := range 2*indexBlock + 10 {
 		x.push(indexEntry{base: int64(i)})
 	}
@@ -77,7 +78,7 @@ func TestEntryIndexDropOnABlockBoundary(t *testing.T) {
 // A partition trimmed again and again (retention, DeleteRecords) holds
 // about what it keeps, not the blocks its dropped entries filled.
 func TestEntryIndexTrimmedHoldsWhatItKeeps(t *testing.T) {
-	var x entryIndex
+	var x entryBlocks
 	held := func() (c int) {
 		for _, b := range x.blocks {
 			c += cap(b)
@@ -112,7 +113,7 @@ func TestEntryIndexTrimmedHoldsWhatItKeeps(t *testing.T) {
 
 // A partition with few batches pays for those, not for a block.
 func TestEntryIndexOfFewEntriesIsSmall(t *testing.T) {
-	var x entryIndex
+	var x entryBlocks
 	for i := range 3 {
 		x.push(indexEntry{base: int64(i)})
 	}
@@ -122,7 +123,7 @@ func TestEntryIndexOfFewEntriesIsSmall(t *testing.T) {
 }
 
 // BenchmarkIndexPush appends 600,000 entries, as a partition's index grows,
-// to a plain slice (the index before blocks) and to an entryIndex, and
+// to a plain slice (the index before blocks) and to an entryBlocks, and
 // reports the slowest single append: the time a produce or fetch of the
 // partition could wait behind it.
 //
@@ -150,70 +151,174 @@ func BenchmarkIndexPush(b *testing.B) {
 		})
 	})
 	b.Run("blocks", func(b *testing.B) {
-		var x entryIndex
+		var x entryBlocks
 		run(b, func(e indexEntry) {
 			if x.len() == n {
-				x = entryIndex{}
+				x = entryBlocks{}
 			}
 			x.push(e)
 		})
 	})
 }
 
-// segmentsFromScratch sums the entries up by segment the slow way: what
-// the index's running summary must always equal.
-func segmentsFromScratch(x *entryIndex) []segSpan {
-	var out []segSpan
-	for i := range x.len() {
-		e := x.at(i)
-		if i == 0 || x.at(i-1).seq != e.seq {
-			out = append(out, segSpan{seq: e.seq, span: retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs}})
+// refIndex is what an entryIndex must hold, the slow way: every entry in
+// order, each marked hot or cold, with the summaries worked out from
+// scratch.
+type refIndex struct {
+	entries []indexEntry
+	cold    map[uint64]bool // segments made cold
+}
+
+func (r *refIndex) runs() []segRun {
+	var out []segRun
+	prev := int64(math.MinInt64)
+	for _, e := range r.entries {
+		if len(out) == 0 || out[len(out)-1].seq != e.seq {
+			out = append(out, segRun{seq: e.seq, firstTs: e.firstTs, endMaxTs: prev, span: retention.Span{FirstOffset: e.base, MaxTimestamp: e.maxTs}})
 		}
 		s := &out[len(out)-1]
 		s.n++
 		s.span.LastOffset = e.last
 		s.span.MaxTimestamp = max(s.span.MaxTimestamp, e.maxTs)
 		s.span.Bytes += int64(e.size)
+		s.endMaxTs = max(s.endMaxTs, e.maxTs)
+		prev = s.endMaxTs
 	}
 	return out
 }
 
-// Whatever the pushes and drops, the index's summary by segment is the one
-// its entries give: retention and describe read it instead of the entries.
-func TestEntryIndexSegmentsMatchItsEntries(t *testing.T) {
+// trim drops what trimBelow must: entries wholly below logStart, except
+// those of a cold segment that keeps an entry at or past it.
+func (r *refIndex) trim(logStart int64) {
+	keepSeq := uint64(0)
+	for _, e := range r.entries {
+		if e.last >= logStart {
+			keepSeq = e.seq
+			break
+		}
+	}
+	i := 0
+	for i < len(r.entries) && r.entries[i].last < logStart && !(r.cold[r.entries[i].seq] && r.entries[i].seq == keepSeq) {
+		i++
+	}
+	r.entries = r.entries[i:]
+}
+
+// Whatever the appends, trims and runs turned cold, the index's runs
+// summarize its entries as the slow way does, hot runs hold their entries
+// in order, and the searches for the run of an offset or of a time land
+// where a scan of every entry does.
+func TestEntryIndexRunsMatchTheirEntries(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 40 {
 		var x entryIndex
+		ref := refIndex{cold: map[uint64]bool{}}
 		var off int64
 		seq := uint64(1)
 		for op := range 120 {
-			if x.len() > 0 && rng.IntN(5) == 0 {
-				k := rng.IntN(x.len() + 1)
+			switch {
+			case x.len() > 0 && rng.IntN(5) == 0:
+				var ls int64
 				switch rng.IntN(3) {
 				case 0: // exactly up to a segment boundary
-					segs := x.segments()
-					k = 0
-					for _, sg := range segs[:rng.IntN(len(segs))+1] {
-						k += sg.n
-					}
-				case 1: // all but one
-					k = x.len() - 1
+					runs := x.segments()
+					ls = runs[rng.IntN(len(runs))].span.LastOffset + 1
+				case 1: // all but the last batch
+					ls = x.lastOffset()
+				default:
+					ls = ref.entries[0].base + rng.Int64N(x.lastOffset()-ref.entries[0].base+2)
 				}
-				x.dropFront(k)
-			} else {
+				released := x.trimBelow(ls)
+				before := ref.runs()
+				ref.trim(ls)
+				var want []uint64
+				after := ref.runs()
+				for _, r := range before {
+					if !slices.ContainsFunc(after, func(a segRun) bool { return a.seq == r.seq }) {
+						want = append(want, r.seq)
+					}
+				}
+				if !slices.Equal(released, want) {
+					t.Fatalf("round %d, op %d: trim to %d released %v, want %v", round, op, ls, released, want)
+				}
+			case rng.IntN(4) == 0 && seq > 1:
+				s := uint64(1 + rng.IntN(int(seq-1))) // a sealed segment
+				x.makeCold(s)
+				ref.cold[s] = true
+			default:
 				for range rng.IntN(indexBlock / 2) {
 					if rng.IntN(50) == 0 {
 						seq += uint64(1 + rng.IntN(2))
 					}
 					n := int64(1 + rng.IntN(20))
-					x.push(indexEntry{base: off, last: off + n - 1, maxTs: rng.Int64N(1e6), seq: seq, size: int32(60 + rng.IntN(4000))})
+					e := indexEntry{base: off, last: off + n - 1, firstTs: rng.Int64N(1e6), maxTs: rng.Int64N(1e6), seq: seq, pos: off, size: int32(60 + rng.IntN(4000))}
+					x.add(e, true)
+					ref.entries = append(ref.entries, e)
 					off += n
 				}
 			}
-			want := segmentsFromScratch(&x)
-			if got := x.segments(); !slices.Equal(got, want) {
-				t.Fatalf("round %d, op %d: segments\n%+v\nwant\n%+v", round, op, got, want)
+			checkIndex(t, &x, &ref, round, op)
+		}
+	}
+}
+
+func checkIndex(t *testing.T, x *entryIndex, ref *refIndex, round, op int) {
+	t.Helper()
+	want := ref.runs()
+	got := x.segments()
+	if len(got) != len(want) || x.len() != len(ref.entries) {
+		t.Fatalf("round %d, op %d: %d runs of %d entries, want %d of %d", round, op, len(got), x.len(), len(want), len(ref.entries))
+	}
+	hot := 0
+	byRun := make([][]indexEntry, len(want))
+	i := 0
+	for k, w := range want {
+		byRun[k] = ref.entries[i : i+w.n]
+		i += w.n
+	}
+	for k := range want {
+		g := got[k]
+		g.hot = nil
+		if g != want[k] {
+			t.Fatalf("round %d, op %d: run %d\n%+v\nwant\n%+v", round, op, k, g, want[k])
+		}
+		if (got[k].hot == nil) != ref.cold[g.seq] {
+			t.Fatalf("round %d, op %d: run %d (segment %d) hot %v, cold in the reference %v", round, op, k, g.seq, got[k].hot != nil, ref.cold[g.seq])
+		}
+		if h := got[k].hot; h != nil {
+			hot += h.len()
+			if h.len() != len(byRun[k]) {
+				t.Fatalf("round %d, op %d: run %d holds %d entries, want %d", round, op, k, h.len(), len(byRun[k]))
 			}
+			for j, e := range byRun[k] {
+				if h.at(j).base != e.base || h.at(j).pos != e.pos {
+					t.Fatalf("round %d, op %d: run %d entry %d at offset %d, want %d", round, op, k, j, h.at(j).base, e.base)
+				}
+			}
+		}
+	}
+	if x.hotLen() != hot {
+		t.Fatalf("round %d, op %d: hotLen %d, the runs hold %d", round, op, x.hotLen(), hot)
+	}
+	if len(ref.entries) == 0 {
+		return
+	}
+	last := ref.entries[len(ref.entries)-1].last
+	for range 20 {
+		off := ref.entries[0].base + rand.Int64N(last-ref.entries[0].base+1)
+		ri := x.findRun(off)
+		wantRun := slices.IndexFunc(want, func(r segRun) bool { return r.span.LastOffset >= off })
+		if ri != wantRun {
+			t.Fatalf("round %d, op %d: offset %d in run %d, want %d", round, op, off, ri, wantRun)
+		}
+		ts := rand.Int64N(1e6)
+		ri = x.findRunTime(ts)
+		wantRun = slices.IndexFunc(want, func(r segRun) bool { return r.endMaxTs >= ts })
+		if wantRun < 0 {
+			wantRun = len(want)
+		}
+		if ri != wantRun {
+			t.Fatalf("round %d, op %d: time %d in run %d, want %d", round, op, ts, ri, wantRun)
 		}
 	}
 }
@@ -225,12 +330,15 @@ func TestEntryIndexSegmentsMatchItsEntries(t *testing.T) {
 //	go test -run '^$' -bench RetentionSpans .
 func BenchmarkRetentionSpans(b *testing.B) {
 	var x entryIndex
+	ref := refIndex{}
 	for i := range 550_000 {
-		x.push(indexEntry{base: int64(i), last: int64(i), seq: uint64(i / 20_000), size: 3000})
+		e := indexEntry{base: int64(i), last: int64(i), seq: uint64(i / 20_000), size: 3000}
+		x.add(e, true)
+		ref.entries = append(ref.entries, e)
 	}
 	b.Run("entries", func(b *testing.B) {
 		for range b.N {
-			segmentsFromScratch(&x)
+			ref.runs()
 		}
 	})
 	b.Run("summary", func(b *testing.B) {

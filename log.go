@@ -66,6 +66,14 @@ type Options struct {
 	// only sends consumers more than a segment behind to the disk. Default
 	// false (`millrace serve` turns it on).
 	DropSealedPageCache bool
+	// IndexCacheBytes bounds the memory for index entries of sealed
+	// segments read back from their index files, shared by every shard;
+	// default 64 MiB. A partition keeps the entries (64 bytes per stored
+	// batch) of a segment in memory only until the segment is sealed and
+	// its index file written; reads of older data read them back, a
+	// segment at a time, through this cache. The segment read most
+	// recently is kept even past the bound.
+	IndexCacheBytes int64
 	// DisableAutoCreate makes appends to unknown topics fail instead of
 	// creating them.
 	DisableAutoCreate bool
@@ -113,6 +121,9 @@ func (o *Options) setDefaults() error {
 		c := DefaultTopicConfig()
 		o.DefaultConfig = &c
 	}
+	if o.IndexCacheBytes <= 0 {
+		o.IndexCacheBytes = 64 << 20
+	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = 30 * time.Second
 	}
@@ -136,6 +147,9 @@ type Log struct {
 	man    *manifest.Manifest
 	shards []*shard
 	sync   commitlog.SyncPolicy
+	// cold caches sealed segments' index entries read back for reads
+	// of cold runs (see entryIndex).
+	cold *coldCache
 
 	mu      sync.RWMutex // guards topics and closed
 	topics  map[string]*topic
@@ -176,7 +190,8 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("millrace: open manifest in %s: %w", opts.Dir, err)
 	}
-	l := &Log{opts: opts, man: man, sync: policy, topics: make(map[string]*topic), quit: make(chan struct{})}
+	l := &Log{opts: opts, man: man, sync: policy, topics: make(map[string]*topic), quit: make(chan struct{}),
+		cold: newColdCache(opts.IndexCacheBytes)}
 	if err := l.fixShardCount(); err != nil {
 		man.Close()
 		return nil, err
@@ -293,7 +308,7 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		MaxPendingBytes: l.opts.MaxPendingBytes, TailCacheBytes: l.opts.TailCacheBytes, DropCache: dropCache, FlusherNice: l.opts.FlusherNice,
 		IndexPrefix:     batch.HeaderSize, // all replayInto reads
 		DropSealedCache: l.opts.DropSealedPageCache,
-		OnDurable:       onDurable, OnSeal: s.onSeal, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
+		OnDurable:       onDurable, OnSeal: s.onSeal, OnIndexed: s.onIndexed, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }
 
@@ -334,8 +349,10 @@ func (l *Log) replayInto(s *shard, byID map[int64]*partition, skipped *int64) co
 		}
 		ie := indexEntry{base: h.BaseOffset, last: h.LastOffset(), firstTs: h.FirstTimestamp, maxTs: h.MaxTimestamp,
 			seq: e.Seq, pos: e.Pos, size: e.Size}
-		p.addEntryLocked(ie)
-		s.noteEntry(p, ie, int64(h.NumRecords))
+		// An entry replayed from its segment's index file stays there:
+		// only its run's summary is kept in memory.
+		p.addEntryLocked(ie, !e.Indexed)
+		s.noteEntry(p, ie, int64(h.NumRecords), !e.Indexed)
 		return nil
 	}
 }

@@ -1,6 +1,7 @@
 package millrace
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -14,7 +15,7 @@ type indexEntry struct {
 	last     int64  // last offset
 	firstTs  int64  // batch's first timestamp
 	maxTs    int64  // batch's max timestamp
-	runMaxTs int64  // max of maxTs over this and every earlier entry: non-decreasing, so searchable
+	runMaxTs int64  // max of maxTs over this and every earlier entry of its run (segment): non-decreasing, so searchable
 	seq      uint64 // commit-log segment
 	pos      int64  // frame position in the segment
 	size     int32  // framed size
@@ -70,46 +71,40 @@ func (p *partition) wakeLocked() {
 	}
 }
 
-// addEntryLocked appends an index entry for a batch just stored.
-func (p *partition) addEntryLocked(e indexEntry) {
-	e.runMaxTs = e.maxTs
-	if n := p.entries.len(); n > 0 && p.entries.at(n-1).runMaxTs > e.runMaxTs {
-		e.runMaxTs = p.entries.at(n - 1).runMaxTs
-	}
-	p.entries.push(e)
+// addEntryLocked appends an index entry for a batch just stored or
+// replayed; hot keeps it in memory (see entryIndex).
+func (p *partition) addEntryLocked(e indexEntry, hot bool) {
+	p.entries.add(e, hot)
 	p.next = e.last + 1
 }
 
-// findLocked returns the index of the first entry whose last offset is at
-// least off.
-func (p *partition) findLocked(off int64) int {
-	return p.entries.search(func(e *indexEntry) bool { return e.last >= off })
-}
-
-// findTimeLocked returns the index of the first entry holding a record with
-// timestamp at least ts.
-func (p *partition) findTimeLocked(ts int64) int {
-	return p.entries.search(func(e *indexEntry) bool { return e.runMaxTs >= ts })
+// runEntriesLocked returns the entries of run ri and the first of them
+// not below the run's first offset: the run's own if it is hot, or those of
+// cold if that is the run's segment read back. ok is false if the run is
+// cold and cold is not its segment: the caller reads the segment's entries
+// (coldCache.get) without the lock, and tries again.
+func (p *partition) runEntriesLocked(ri int, cold *coldSegment) (b *entryBlocks, from int, ok bool, err error) {
+	r := &p.entries.runs[ri]
+	if r.hot != nil {
+		return r.hot, 0, true, nil
+	}
+	if cold == nil || cold.shard != p.shard.id || cold.seq != r.seq {
+		return nil, 0, false, nil
+	}
+	b = cold.parts[p.id]
+	if b == nil || b.len() == 0 || b.at(b.len()-1).last < r.span.LastOffset {
+		return nil, 0, false, fmt.Errorf("the index of segment %d holds fewer batches of the partition than its summary (through offset %d)", r.seq, r.span.LastOffset)
+	}
+	// The segment may hold batches replay left out (below the log start
+	// then, or already indexed): they are not the run's.
+	from = b.search(0, func(e *indexEntry) bool { return e.last >= r.span.FirstOffset })
+	return b, from, true, nil
 }
 
 // trimLocked drops index entries wholly below logStart and returns the
-// segments this partition no longer has any entry in. Entries are in log
-// order, so their segments are non-decreasing.
+// segments this partition no longer has any entry in.
 func (p *partition) trimLocked() (released []uint64) {
-	n := p.findLocked(p.logStart)
-	if n == 0 {
-		return nil
-	}
-	for i := 0; i < n; i++ {
-		if seq := p.entries.at(i).seq; i == 0 || p.entries.at(i-1).seq != seq {
-			released = append(released, seq)
-		}
-	}
-	if n < p.entries.len() && released[len(released)-1] == p.entries.at(n).seq {
-		released = released[:len(released)-1]
-	}
-	p.entries.dropFront(n)
-	return released
+	return p.entries.trimBelow(p.logStart)
 }
 
 // segmentsLocked lists the segments this partition has entries in, once
@@ -143,15 +138,11 @@ func (p *partition) info() PartitionInfo {
 	pi := PartitionInfo{
 		Topic: p.topic.name(), Partition: p.index, Shard: p.shard.id,
 		LogStartOffset: p.logStart, HighWatermark: p.next, DurableOffset: min(p.durable.Load(), p.next),
-		FirstTimestamp: -1, LastTimestamp: -1, Batches: p.entries.len(),
+		FirstTimestamp: p.entries.firstTimestamp(), LastTimestamp: p.entries.lastMaxTimestamp(), Batches: p.entries.len(),
 	}
 	for _, s := range p.entries.segments() {
 		pi.Bytes += s.span.Bytes
 		pi.Segments++
-	}
-	if n := p.entries.len(); n > 0 {
-		pi.FirstTimestamp = p.entries.at(0).firstTs
-		pi.LastTimestamp = p.entries.at(n - 1).runMaxTs
 	}
 	return pi
 }

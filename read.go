@@ -40,27 +40,54 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 	}
 	var refsBuf [32]batchRef
 	refs := refsBuf[:0]
-	p.mu.RLock()
-	res := ReadResult{NextOffset: offset, HighWatermark: p.next, DurableOffset: min(p.durable.Load(), p.next), LogStartOffset: p.logStart}
-	limit := res.HighWatermark
-	if durableOnly {
-		limit = res.DurableOffset
-	}
-	if offset < p.logStart || offset > p.next {
+	var res ReadResult
+	var limit int64
+	total, next, loads := 0, offset, 0
+	var cold *coldSegment // the segment of a cold run, read back
+	for {
+		p.mu.RLock()
+		if loads == 0 {
+			res = ReadResult{NextOffset: offset, HighWatermark: p.next, DurableOffset: min(p.durable.Load(), p.next), LogStartOffset: p.logStart}
+			limit = res.HighWatermark
+			if durableOnly {
+				limit = res.DurableOffset
+			}
+			if offset < p.logStart || offset > p.next {
+				p.mu.RUnlock()
+				return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: log starts at %d, high watermark %d: %w",
+					topicName, part, offset, res.LogStartOffset, res.HighWatermark, ErrOffsetOutOfRange)
+			}
+		} else if next < p.logStart {
+			p.mu.RUnlock()
+			break // trimmed while a segment was read back: serve what is listed
+		}
+		var need uint64
+		var cerr error
+		refs, total, need, cerr = p.collectLocked(next, limit, maxBytes, total, cold, refs)
 		p.mu.RUnlock()
-		return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: log starts at %d, high watermark %d: %w",
-			topicName, part, offset, res.LogStartOffset, res.HighWatermark, ErrOffsetOutOfRange)
-	}
-	total := 0
-	for i := p.findLocked(offset); i < p.entries.len(); i++ {
-		e := p.entries.at(i)
-		if e.last >= limit || (len(refs) > 0 && total+int(e.size) > maxBytes) {
+		if cerr != nil {
+			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, cerr)
+		}
+		if need == 0 {
 			break
 		}
-		refs = append(refs, batchRef{seq: e.seq, pos: e.pos, size: e.size, last: e.last})
-		total += int(e.size)
+		if loads == maxColdLoads && len(refs) > 0 {
+			break
+		}
+		if loads == maxColdLoads {
+			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %d segments' indexes read back, and retention moved on each time", topicName, part, offset, loads)
+		}
+		loads++
+		if cold, err = l.cold.get(p.shard, need); err != nil {
+			if len(refs) > 0 {
+				break // serve what is listed; the next read reports the error
+			}
+			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
+		}
+		if len(refs) > 0 {
+			next = refs[len(refs)-1].last + 1
+		}
 	}
-	p.mu.RUnlock()
 	dst = slices.Grow(dst, total)
 	for _, r := range refs {
 		// The frame is read into dst's spare capacity and its payload
@@ -77,6 +104,39 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		res.NextOffset = r.last + 1
 	}
 	return dst, res, nil
+}
+
+// maxColdLoads bounds how many cold segments one read reads back.
+const maxColdLoads = 8
+
+// collectLocked appends to refs the batches from the one holding offset
+// on, below limit, while total (the bytes listed so far) stays within
+// maxBytes, listing at least one. If it comes to a cold run whose segment
+// cold is not, it stops there and returns that segment as need: the
+// caller reads it back without the lock and collects on.
+func (p *partition) collectLocked(offset, limit int64, maxBytes, total int, cold *coldSegment, refs []batchRef) (_ []batchRef, _ int, need uint64, err error) {
+	runs := p.entries.segments()
+	for ri := p.entries.findRun(offset); ri < len(runs); ri++ {
+		b, from, ok, err := p.runEntriesLocked(ri, cold)
+		if err != nil {
+			return refs, total, 0, err
+		}
+		if !ok {
+			if len(refs) > 0 && total >= maxBytes {
+				return refs, total, 0, nil // full: no need to read the next segment back
+			}
+			return refs, total, runs[ri].seq, nil
+		}
+		for j := b.search(from, func(e *indexEntry) bool { return e.last >= offset }); j < b.len(); j++ {
+			e := b.at(j)
+			if e.last >= limit || (len(refs) > 0 && total+int(e.size) > maxBytes) {
+				return refs, total, 0, nil
+			}
+			refs = append(refs, batchRef{seq: e.seq, pos: e.pos, size: e.size, last: e.last})
+			total += int(e.size)
+		}
+	}
+	return refs, total, 0, nil
 }
 
 // Wait blocks until the partition has a record at offset or beyond (below

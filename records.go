@@ -150,24 +150,21 @@ func (l *Log) OffsetForTime(topicName string, part int32, ts time.Time) (int64, 
 		return 0, err
 	}
 	target := ts.UnixMilli()
-	p.mu.RLock()
-	i := p.findTimeLocked(target)
-	if i == p.entries.len() {
-		hw := p.next
-		p.mu.RUnlock()
+	e, found, logStart, hw, err := l.entryAtTime(p, target)
+	if err != nil {
+		return 0, fmt.Errorf("millrace: offset for time in %s/%d: %w", topicName, part, err)
+	}
+	if !found {
 		return hw, nil
 	}
-	e := *p.entries.at(i)
-	logStart := p.logStart
-	p.mu.RUnlock()
 	payload, err := p.shard.cl().ReadEntry(e.seq, e.pos, e.size, nil)
 	if err != nil {
 		return 0, fmt.Errorf("millrace: offset for time in %s/%d: %w", topicName, part, err)
 	}
-	found := int64(-1)
+	at := int64(-1)
 	err = batch.Records(payload, func(r *batch.Record) error {
 		if r.Timestamp >= target && r.Offset >= logStart {
-			found = r.Offset
+			at = r.Offset
 			return errStopDecode
 		}
 		return nil
@@ -175,12 +172,48 @@ func (l *Log) OffsetForTime(topicName string, part int32, ts time.Time) (int64, 
 	if err != nil && err != errStopDecode {
 		return 0, fmt.Errorf("millrace: offset for time in %s/%d: %w", topicName, part, err)
 	}
-	if found < 0 {
+	if at < 0 {
 		// Only the batch's max timestamp passed (records out of order
 		// past logStart): the next batch starts after it.
-		found = e.last + 1
+		at = e.last + 1
 	}
-	return found, nil
+	return max(at, logStart), nil
+}
+
+// entryAtTime returns the index entry of p's first batch holding a record
+// with timestamp at least ts (found false if none), with the log start and
+// high watermark read under the same lock. The batch may be in a cold run,
+// read back through the cache.
+func (l *Log) entryAtTime(p *partition, ts int64) (e indexEntry, found bool, logStart, hw int64, err error) {
+	var cold *coldSegment
+	for try := 0; ; try++ {
+		p.mu.RLock()
+		logStart, hw = p.logStart, p.next
+		ri := p.entries.findRunTime(ts)
+		if ri == len(p.entries.segments()) {
+			p.mu.RUnlock()
+			return e, false, logStart, hw, nil
+		}
+		seq := p.entries.segments()[ri].seq
+		b, from, ok, err := p.runEntriesLocked(ri, cold)
+		if ok && err == nil {
+			j := min(b.search(from, func(e *indexEntry) bool { return e.runMaxTs >= ts }), b.len()-1)
+			e = *b.at(j)
+		}
+		p.mu.RUnlock()
+		if err != nil {
+			return e, false, logStart, hw, err
+		}
+		if ok {
+			return e, true, logStart, hw, nil
+		}
+		if try == maxColdLoads {
+			return e, false, logStart, hw, fmt.Errorf("segment %d's index read back %d times, and each time retention had moved on", seq, try)
+		}
+		if cold, err = l.cold.get(p.shard, seq); err != nil {
+			return e, false, logStart, hw, err
+		}
+	}
 }
 
 // Follow calls fn for each record of a partition from offset on, waiting

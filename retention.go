@@ -119,7 +119,9 @@ func (l *Log) deleteUnreferenced() (int, error) {
 			}
 			s.mu.Lock()
 			delete(s.refs, seq)
+			delete(s.hot, seq)
 			s.mu.Unlock()
+			l.cold.drop(s.id, seq)
 			n++
 		}
 	}

@@ -29,37 +29,69 @@ type shard struct {
 	// spans holds per segment, per partition id, the span not yet written
 	// to the manifest; a segment's spans are written when it is sealed.
 	spans map[uint64]map[int64]*manifest.Span
+	// hot lists, per segment without a trusted index file yet, the
+	// partitions holding entries of it in memory: once the index file is
+	// written (onIndexed) they drop them.
+	hot map[uint64][]*partition
 }
 
 // cl returns the shard's current commit log.
 func (s *shard) cl() *commitlog.Log { return s.log.Load() }
 
 func newShard(l *Log, id int32) *shard {
-	return &shard{id: id, l: l, refs: make(map[uint64]int), spans: make(map[uint64]map[int64]*manifest.Span)}
+	return &shard{id: id, l: l, refs: make(map[uint64]int), spans: make(map[uint64]map[int64]*manifest.Span),
+		hot: make(map[uint64][]*partition)}
 }
 
 // noteEntry records that partition p stored a batch at e (from an append
 // or a replay): it extends p's span in that segment, and counts p as a
-// reference to the segment if this is its first batch there.
-func (s *shard) noteEntry(p *partition, e indexEntry, records int64) {
+// reference to the segment if this is its first batch there. hot says the
+// entry is kept in memory (see entryIndex).
+func (s *shard) noteEntry(p *partition, e indexEntry, records int64, hot bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	m := s.spans[e.seq]
 	if m == nil {
 		m = make(map[int64]*manifest.Span)
 		s.spans[e.seq] = m
 	}
 	sp := m[p.id]
-	if sp == nil {
+	first := sp == nil
+	if first {
 		sp = &manifest.Span{Shard: s.id, Seq: e.seq, PartitionID: p.id, FirstOffset: e.base, FirstTimestamp: e.firstTs, MaxTimestamp: e.maxTs}
 		m[p.id] = sp
 		s.refs[e.seq]++
+		if hot {
+			s.hot[e.seq] = append(s.hot[e.seq], p)
+		}
 	}
 	sp.LastOffset = e.last
 	sp.MaxTimestamp = max(sp.MaxTimestamp, e.maxTs)
 	sp.Bytes += int64(e.size)
 	sp.Records += records
 	sp.Batches++
+	s.mu.Unlock()
+	if first && hot {
+		// The segment may have been sealed and indexed between the
+		// entry's append and this note: then nobody would tell p.
+		if cl := s.cl(); cl != nil && cl.Indexed(e.seq) {
+			s.onIndexed(e.seq)
+		}
+	}
+}
+
+// onIndexed runs in the commit log's index writer once sealed segment seq
+// has a trusted index file: the partitions holding entries of it in memory
+// drop them (their runs turn cold).
+func (s *shard) onIndexed(seq uint64) {
+	s.mu.Lock()
+	parts := s.hot[seq]
+	delete(s.hot, seq)
+	s.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		p.entries.makeCold(seq)
+		p.mu.Unlock()
+	}
 }
 
 // release drops one reference of a partition to each listed segment.

@@ -85,10 +85,30 @@ func (l *Log) reopenShard(s *shard) error {
 		p.wakeLocked()
 		p.mu.Unlock()
 	}
+	byID := make(map[int64]*partition, len(parts))
+	for _, p := range parts {
+		byID[p.id] = p
+	}
+	hot := make(map[uint64][]*partition, len(ns.hot))
+	seqs := make([]uint64, 0, len(ns.hot))
+	for seq, fs := range ns.hot {
+		seqs = append(seqs, seq)
+		for _, f := range fs {
+			hot[seq] = append(hot[seq], byID[f.id])
+		}
+	}
 	s.mu.Lock()
-	s.refs, s.spans = ns.refs, ns.spans
+	s.refs, s.spans, s.hot = ns.refs, ns.spans, hot
 	s.mu.Unlock()
 	s.log.Store(cl)
+	l.cold.dropShard(s.id)
+	// The new log's index writer may have told s of segments before their
+	// partitions were in s.hot: ask it again.
+	for _, seq := range seqs {
+		if cl.Indexed(seq) {
+			s.onIndexed(seq)
+		}
+	}
 	old.Close()
 	l.opts.Logger.Info("shard reopened after a storage failure", "shard", s.id, "entries", rep.Entries, "cut", rep.Cut != nil)
 	return l.reconcile(s)

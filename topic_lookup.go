@@ -84,15 +84,19 @@ func (l *Log) MaxTimestamp(topicName string, part int32) (offset, ts int64, err 
 		return -1, -1, err
 	}
 	p.mu.RLock()
-	n := p.entries.len()
-	if n == 0 || p.entries.at(n-1).last < p.logStart {
-		p.mu.RUnlock()
+	empty := p.entries.len() == 0 || p.entries.lastOffset() < p.logStart
+	maxTs := p.entries.lastMaxTimestamp()
+	p.mu.RUnlock()
+	if empty {
 		return -1, -1, nil
 	}
-	maxTs := p.entries.at(n - 1).runMaxTs
-	e := *p.entries.at(p.findTimeLocked(maxTs))
-	logStart := p.logStart
-	p.mu.RUnlock()
+	e, found, logStart, _, err := l.entryAtTime(p, maxTs)
+	if err != nil {
+		return -1, -1, fmt.Errorf("millrace: max timestamp of %s/%d: %w", topicName, part, err)
+	}
+	if !found {
+		return -1, -1, nil // trimmed meanwhile
+	}
 	payload, err := p.shard.cl().ReadEntry(e.seq, e.pos, e.size, nil)
 	if err != nil {
 		return -1, -1, fmt.Errorf("millrace: max timestamp of %s/%d: %w", topicName, part, err)

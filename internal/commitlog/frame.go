@@ -26,6 +26,11 @@ type EntryInfo struct {
 	Term   uint64
 	Index  uint64
 	Stream uint64
+	// Indexed is set when the entry was read from its segment's index file
+	// (a trusted one, which stays on disk beside the segment), not from the
+	// segment: SegmentEntries can hand it again without reading the
+	// segment.
+	Indexed bool
 }
 
 // payloadCRC is the first half of an entry's CRC; Append computes it before

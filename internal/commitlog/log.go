@@ -21,6 +21,10 @@ var ErrOverloaded = errors.New("commitlog: overloaded")
 // ErrClosed is returned by operations on a closed log.
 var ErrClosed = errors.New("commitlog: closed")
 
+// ErrSegmentGone is returned for a segment that no longer exists (deleted
+// by retention) or is not sealed yet.
+var ErrSegmentGone = errors.New("commitlog: segment not found")
+
 // OverloadError is returned by Append at the memory bound.
 type OverloadError struct {
 	Pending    int64         // bytes waiting to be persisted
@@ -103,6 +107,12 @@ type Options struct {
 	// (synced and cut to size), before the next segment is written to. An
 	// error fails the log as a write error would.
 	OnSeal func(SegmentInfo) error
+	// OnIndexed is called by the index writer goroutine once sealed
+	// segment seq has a trusted index file on disk (Indexed(seq) is true
+	// from then on), so that a caller may drop its own in-memory copy of
+	// the segment's entries and read them back with SegmentEntries when
+	// needed. It must not wait for the index writer (WaitIndexed).
+	OnIndexed func(seq uint64)
 
 	Logger *slog.Logger
 }
@@ -191,6 +201,7 @@ type segment struct {
 	fileSize   int64 // size on disk when recovered, before finishSegment
 	refs       int   // readers using file; guarded by Log.mu
 	removed    bool  // file to be closed when refs drops to 0
+	indexed    bool  // has a trusted index file (replayed from one, or written by the index writer); guarded by Log.mu
 }
 
 // Log is one shard's commit log. Append and reads are safe for concurrent

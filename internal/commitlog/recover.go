@@ -209,7 +209,7 @@ func (l *Log) recoverSegment(seq uint64, expect *uint64, afterGap bool, replay R
 				f.Close()
 				return nil, nil, err
 			}
-			s.size, s.fileSize = fileSize, fileSize
+			s.size, s.fileSize, s.indexed = fileSize, fileSize, true
 			if j.count > 0 {
 				*expect = j.first + uint64(j.count)
 			}

@@ -182,11 +182,18 @@ func (l *Log) indexWriter(backlog []indexJob) {
 			return
 		}
 		l.mu.Lock()
-		gone := l.segs[j.seq] == nil
+		s := l.segs[j.seq]
+		if s != nil {
+			s.indexed = true
+		}
 		l.mu.Unlock()
-		if gone {
+		if s == nil {
 			// DeleteSegment ran while the file was written.
 			l.opts.FS.Remove(l.indexPath(j.seq))
+			return
+		}
+		if l.opts.OnIndexed != nil {
+			l.opts.OnIndexed(j.seq)
 		}
 	}
 	for _, j := range backlog {
@@ -340,25 +347,89 @@ func (l *Log) loadIndex(seq uint64, segSize int64, expect uint64, afterGap bool)
 // replayIndex replays a checked index file's entries, payloads cut to
 // their stored prefix, and sets the segment's first and last index.
 func (l *Log) replayIndex(s *segment, j loadedIndex, replay ReplayFunc, rep *Report) error {
-	var pos int64
-	index := j.first
-	for r := j.records; len(r) > 0; index++ {
-		size := int32(binary.LittleEndian.Uint32(r[0:]))
-		plen := int(binary.LittleEndian.Uint16(r[20:]))
-		info := EntryInfo{Seq: s.seq, Pos: pos, Size: size, Term: binary.LittleEndian.Uint64(r[4:]), Index: index, Stream: binary.LittleEndian.Uint64(r[12:])}
+	if err := j.each(s.seq, func(info EntryInfo, prefix []byte) error {
 		if replay != nil {
-			if err := replay(info, r[indexRecordHead:indexRecordHead+plen]); err != nil {
-				return fmt.Errorf("commitlog: replay entry %d of %s (from its index file): %w", index, s.path, err)
+			if err := replay(info, prefix); err != nil {
+				return fmt.Errorf("commitlog: replay entry %d of %s (from its index file): %w", info.Index, s.path, err)
 			}
 		}
-		pos += int64(size)
-		r = r[indexRecordHead+plen:]
 		rep.Entries++
-		rep.Bytes += int64(size)
+		rep.Bytes += int64(info.Size)
+		return nil
+	}); err != nil {
+		return err
 	}
 	if j.count > 0 {
 		s.firstIndex, s.lastIndex = j.first, j.first+uint64(j.count)-1
 	}
 	rep.Indexed++
 	return nil
+}
+
+// each calls fn for each of a checked index file's entries, in order, with
+// the payload prefix it stores. Entries are marked Indexed.
+func (j loadedIndex) each(seq uint64, fn ReplayFunc) error {
+	var pos int64
+	index := j.first
+	for r := j.records; len(r) > 0; index++ {
+		size := int32(binary.LittleEndian.Uint32(r[0:]))
+		plen := int(binary.LittleEndian.Uint16(r[20:]))
+		info := EntryInfo{Seq: seq, Pos: pos, Size: size, Term: binary.LittleEndian.Uint64(r[4:]), Index: index,
+			Stream: binary.LittleEndian.Uint64(r[12:]), Indexed: true}
+		if err := fn(info, r[indexRecordHead:indexRecordHead+plen]); err != nil {
+			return err
+		}
+		pos += int64(size)
+		r = r[indexRecordHead+plen:]
+	}
+	return nil
+}
+
+// Indexed reports whether sealed segment seq has a trusted index file: one
+// Open replayed it from, or one the index writer wrote since.
+func (l *Log) Indexed(seq uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.segs[seq]
+	return s != nil && s.indexed
+}
+
+// SegmentEntries calls fn for each entry of sealed segment seq, in log
+// order, with the first Options.IndexPrefix bytes of its payload (as a
+// replay from the index file would hand them): from the segment's index
+// file, or, if that is missing or cannot be trusted, by reading the
+// segment itself, every frame's CRC checked. It is how a caller that keeps
+// only a summary of a sealed segment in memory reads its entries back.
+func (l *Log) SegmentEntries(seq uint64, fn ReplayFunc) error {
+	s := l.holdSealed(seq)
+	if s == nil {
+		return fmt.Errorf("commitlog: entries of segment %d in %s: %w", seq, l.opts.Dir, ErrSegmentGone)
+	}
+	defer l.release(s)
+	if l.opts.IndexPrefix > 0 {
+		j, err := l.loadIndex(seq, s.size, s.firstIndex, false)
+		if err == nil {
+			return j.each(seq, fn)
+		}
+		l.opts.Logger.Warn("segment index file not trusted; reading the segment instead", "dir", l.opts.Dir, "segment", seq, "err", err)
+	}
+	sc := scanner{f: s.file, size: s.size, buf: make([]byte, 0, 4<<20)}
+	for {
+		b, reason := sc.next()
+		if b == nil {
+			if reason != "" || sc.err != nil {
+				return fmt.Errorf("commitlog: entries of %s at %d: %s%v", s.path, sc.pos, reason, sc.err)
+			}
+			return nil
+		}
+		term, index, stream, payload, err := parseFrame(b)
+		if err != nil {
+			return fmt.Errorf("commitlog: entries of %s at %d: %w", s.path, sc.pos, err)
+		}
+		info := EntryInfo{Seq: seq, Pos: sc.pos, Size: int32(len(b)), Term: term, Index: index, Stream: stream}
+		if err := fn(info, payload[:min(len(payload), max(l.opts.IndexPrefix, 0))]); err != nil {
+			return err
+		}
+		sc.pos += int64(len(b))
+	}
 }

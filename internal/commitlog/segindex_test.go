@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -390,5 +391,79 @@ func TestDropSealedCacheKeepsOnlyTheNewestSegmentsCached(t *testing.T) {
 		if !drop && first == 0 {
 			t.Fatalf("without DropSealedCache, segment 1 has no page cached: the test cannot tell")
 		}
+	}
+}
+
+// Once the index writer has written a sealed segment's index file, the log
+// says so (Indexed, OnIndexed, in seal order), and SegmentEntries hands the
+// segment's entries as a replay from that file would, marked Indexed; with
+// the file gone it reads the segment instead and hands the same entries,
+// their payloads cut to the prefix. A segment that is gone is an error.
+func TestSegmentEntriesAfterTheIndexFileIsWritten(t *testing.T) {
+	dir := t.TempDir()
+	var told []uint64
+	var mu sync.Mutex
+	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix, OnIndexed: func(seq uint64) {
+		mu.Lock()
+		told = append(told, seq)
+		mu.Unlock()
+	}})
+	defer l.Close()
+	for i := range 300 {
+		a, err := l.Append(uint64(1+i%3), payloadOf(i), Mark{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.WaitIndexed()
+	segs := l.Segments()
+	sealed := segs[:len(segs)-1] // the last one is active
+	mu.Lock()
+	if len(told) != len(sealed) || len(sealed) < 3 {
+		t.Fatalf("OnIndexed told of segments %v; %d sealed", told, len(sealed))
+	}
+	for i, s := range sealed {
+		if told[i] != s.Seq || !l.Indexed(s.Seq) {
+			t.Fatalf("segment %d: told %v, Indexed %v", s.Seq, told, l.Indexed(s.Seq))
+		}
+	}
+	mu.Unlock()
+	if active := segs[len(segs)-1].Seq; l.Indexed(active) {
+		t.Fatalf("the active segment %d says it is indexed", active)
+	}
+	collect := func(seq uint64) (out []replayed) {
+		t.Helper()
+		if err := l.SegmentEntries(seq, func(e EntryInfo, p []byte) error {
+			out = append(out, replayed{e, append([]byte(nil), p...)})
+			return nil
+		}); err != nil {
+			t.Fatalf("SegmentEntries(%d): %v", seq, err)
+		}
+		return out
+	}
+	seq := sealed[1].Seq
+	fromIndex := collect(seq)
+	if len(fromIndex) == 0 || !fromIndex[0].info.Indexed || fromIndex[0].info.Index != sealed[1].FirstIndex {
+		t.Fatalf("segment %d from its index file: %d entries, first %+v", seq, len(fromIndex), fromIndex[0].info)
+	}
+	if err := os.Remove(filepath.Join(dir, indexName(seq))); err != nil {
+		t.Fatal(err)
+	}
+	fromSegment := collect(seq)
+	if len(fromSegment) != len(fromIndex) {
+		t.Fatalf("segment %d read itself: %d entries, %d from its index file", seq, len(fromSegment), len(fromIndex))
+	}
+	for i := range fromSegment {
+		a, b := fromSegment[i], fromIndex[i]
+		a.info.Indexed = true
+		if a.info != b.info || !bytes.Equal(a.payload, b.payload) || len(a.payload) != testPrefix {
+			t.Fatalf("entry %d: from the segment %+v %q, from the index file %+v %q", i, a.info, a.payload, b.info, b.payload)
+		}
+	}
+	if err := l.SegmentEntries(segs[len(segs)-1].Seq+5, func(EntryInfo, []byte) error { return nil }); !errors.Is(err, ErrSegmentGone) {
+		t.Fatalf("entries of a segment that does not exist: %v, want ErrSegmentGone", err)
 	}
 }
