@@ -156,11 +156,13 @@ func loadColdSegment(s *shard, seq uint64) (*coldSegment, error) {
 			ie.runMaxTs = max(ie.runMaxTs, prev.runMaxTs)
 		}
 		b.push(ie)
-		cs.bytes += int64(unsafe.Sizeof(ie))
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read back the index of segment %d of shard %d: %w", seq, s.id, err)
+	}
+	for _, b := range cs.parts {
+		cs.bytes += b.fit() * int64(unsafe.Sizeof(indexEntry{}))
 	}
 	return cs, nil
 }

@@ -256,6 +256,20 @@ func (x *entryBlocks) dropFront(k int) {
 	}
 }
 
+// fit moves a last block that is not full to one of its own size, so that
+// a list that will not grow holds no spare capacity, and returns the
+// entries of capacity it holds.
+func (x *entryBlocks) fit() int64 {
+	var held int64
+	for i, b := range x.blocks {
+		if len(b) < cap(b) {
+			x.blocks[i] = append([]indexEntry(nil), b...)
+		}
+		held += int64(cap(x.blocks[i]))
+	}
+	return held
+}
+
 // search returns the smallest i in [from, len()) for which f(entry i) is
 // true, or len() if none is; f must be false then true along the list.
 func (x *entryBlocks) search(from int, f func(*indexEntry) bool) int {
