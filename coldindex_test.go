@@ -89,8 +89,12 @@ func TestSealedSegmentsEntriesLeaveMemoryAndAreReadBack(t *testing.T) {
 	if off, ts, err := l.MaxTimestamp("t", 0); err != nil || off != 398 || ts != 1_700_000_000_199 {
 		t.Fatalf("MaxTimestamp: %d, %d, %v; want 398 at 1_700_000_000_199", off, ts, err)
 	}
-	if l.cold.loads.Load() == 0 {
-		t.Fatal("no segment was read back: the reads did not go through cold runs")
+	st := l.Stats()
+	if st.IndexCacheLoads == 0 || st.IndexCacheBytes == 0 {
+		t.Fatalf("stats %+v: no segment was read back, the reads did not go through cold runs", st)
+	}
+	if st.IndexBatches != 400 || st.IndexBatchesInMemory > 2*int64(hot)+2 {
+		t.Fatalf("stats count %d batches, %d in memory; want 400, about %d", st.IndexBatches, st.IndexBatchesInMemory, 2*hot)
 	}
 }
 

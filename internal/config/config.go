@@ -62,6 +62,9 @@ type Config struct {
 	PprofAddr string `yaml:"pprof_addr" toml:"pprof_addr"`
 	// TailCacheBytes is recent data each shard keeps in memory for readers.
 	TailCacheBytes ByteSize `yaml:"tail_cache_bytes" toml:"tail_cache_bytes"`
+	// IndexCacheBytes bounds the memory for sealed segments' index entries
+	// read back for reads of older data (millrace.Options.IndexCacheBytes).
+	IndexCacheBytes ByteSize `yaml:"index_cache_bytes" toml:"index_cache_bytes"`
 	// FlusherNice is the nice value of each shard's flusher thread (-20 to
 	// 19; 0 leaves it at the process's). Negative values need CAP_SYS_NICE;
 	// without it the setting is logged and ignored.
@@ -117,6 +120,7 @@ func Default() Config {
 		Shards:              1,
 		MaxPendingBytes:     64 << 20,
 		TailCacheBytes:      32 << 20,
+		IndexCacheBytes:     64 << 20,
 		FlusherNice:         -10,
 		DropSealedPageCache: true,
 		SegmentBytes:        256 << 20,
@@ -183,6 +187,8 @@ func (c *Config) Validate() error {
 		return bad("flusher_nice", "%d is outside -20..19", c.FlusherNice)
 	case c.TailCacheBytes < 0:
 		return bad("tail_cache_bytes", "%s is negative", c.TailCacheBytes)
+	case c.IndexCacheBytes < 0:
+		return bad("index_cache_bytes", "%s is negative", c.IndexCacheBytes)
 	case c.SegmentBytes < 1<<20:
 		return bad("segment_bytes", "%s is below the minimum of 1MiB", c.SegmentBytes)
 	case c.SegmentAge <= 0:
@@ -265,6 +271,7 @@ func (c *Config) LogOptions() millrace.Options {
 		SegmentAge:          time.Duration(c.SegmentAge),
 		MaxPendingBytes:     int64(c.MaxPendingBytes),
 		TailCacheBytes:      int64(c.TailCacheBytes),
+		IndexCacheBytes:     int64(c.IndexCacheBytes),
 		FlusherNice:         c.FlusherNice,
 		DropSealedPageCache: c.DropSealedPageCache,
 		DisableAutoCreate:   !c.AutoCreate,

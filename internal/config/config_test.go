@@ -62,6 +62,7 @@ fsync: interval=50
 shards: 4
 max_pending_bytes: 128MiB
 tail_cache_bytes: 1048576
+index_cache_bytes: 16MiB
 segment_bytes: 64MiB
 segment_age: 10m
 auto_create: false
@@ -80,6 +81,7 @@ fsync = "interval=50"
 shards = 4
 max_pending_bytes = "128MiB"
 tail_cache_bytes = 1048576
+index_cache_bytes = "16MiB"
 segment_bytes = "64MiB"
 segment_age = "10m"
 auto_create = false
@@ -105,14 +107,14 @@ max_message_bytes = "2MiB"
 		want.Fsync, want.Shards, want.MaxPendingBytes, want.TailCacheBytes = "interval=50", 4, 128<<20, 1<<20
 		want.SegmentBytes, want.SegmentAge, want.AutoCreate = 64<<20, Duration(10*time.Minute), false
 		want.MinFreeDiskBytes, want.RetentionInterval, want.MaxRequestBytes = 1e9, Duration(5*time.Second), 8<<20
-		want.DropSealedPageCache = false
+		want.DropSealedPageCache, want.IndexCacheBytes = false, 16<<20
 		want.DefaultTopic = TopicDefaults{Partitions: 6, RetentionMs: 3600000, RetentionBytes: -1,
 			SegmentBytes: Default().DefaultTopic.SegmentBytes, MaxMessageBytes: 2 << 20}
 		if c != want {
 			t.Fatalf("%s:\n got %+v\nwant %+v", name, c, want)
 		}
 		opts := c.LogOptions()
-		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 || opts.DropSealedPageCache {
+		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 || opts.DropSealedPageCache || opts.IndexCacheBytes != 16<<20 {
 			t.Fatalf("%s: log options %+v", name, opts)
 		}
 	}

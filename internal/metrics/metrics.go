@@ -182,10 +182,15 @@ var (
 	descDiskUsage    = prometheus.NewDesc("millrace_disk_usage_bytes", "Bytes of disk used by the data directory.", nil, nil)
 	descDiskFree     = prometheus.NewDesc("millrace_disk_free_bytes", "Free bytes on the data directory's file system, as last checked.", nil, nil)
 	descReadOnly     = prometheus.NewDesc("millrace_read_only", "1 while writes are refused for lack of free disk.", nil, nil)
+	descIndexBatches = prometheus.NewDesc("millrace_index_batches", "Stored batches the partitions' indexes locate.", nil, nil)
+	descIndexInMem   = prometheus.NewDesc("millrace_index_batches_in_memory", "Stored batches whose index entries are held in memory (the rest are read back from sealed segments' index files).", nil, nil)
+	descIndexCache   = prometheus.NewDesc("millrace_index_cache_bytes", "Memory held by sealed segments' index entries read back for reads of older data (bounded by index_cache_bytes).", nil, nil)
+	descIndexLoads   = prometheus.NewDesc("millrace_index_cache_loads_total", "Sealed segments' index entries read back from disk.", nil, nil)
 )
 
 func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTopics, descPartitions, descSegments, descSegmentBytes, descPending, descFailed, descDiskUsage, descDiskFree, descReadOnly} {
+	for _, d := range []*prometheus.Desc{descTopics, descPartitions, descSegments, descSegmentBytes, descPending, descFailed, descDiskUsage, descDiskFree, descReadOnly,
+		descIndexBatches, descIndexInMem, descIndexCache, descIndexLoads} {
 		ch <- d
 	}
 }
@@ -198,6 +203,10 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 		st := c.src.Log.Stats()
 		gauge(descTopics, float64(st.Topics))
 		gauge(descPartitions, float64(st.Partitions))
+		gauge(descIndexBatches, float64(st.IndexBatches))
+		gauge(descIndexInMem, float64(st.IndexBatchesInMemory))
+		gauge(descIndexCache, float64(st.IndexCacheBytes))
+		ch <- prometheus.MustNewConstMetric(descIndexLoads, prometheus.CounterValue, float64(st.IndexCacheLoads))
 		for _, s := range st.Shards {
 			id := strconv.Itoa(int(s.Shard))
 			gauge(descSegments, float64(s.Segments), id)
