@@ -23,6 +23,17 @@ const testPrefix = 10
 func fillSegments(t *testing.T, dir string, n int) {
 	t.Helper()
 	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
+	appendDurably(t, l, n)
+	l.WaitIndexed()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// appendDurably appends payloadOf(i) for i < n to streams 1, 2 and 3 in
+// turn, each waited for.
+func appendDurably(t *testing.T, l *Log, n int) {
+	t.Helper()
 	for i := range n {
 		a, err := l.Append(uint64(1+i%3), payloadOf(i), Mark{})
 		if err != nil {
@@ -31,10 +42,6 @@ func fillSegments(t *testing.T, dir string, n int) {
 		if err := a.Wait(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	l.WaitIndexed()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -409,15 +416,7 @@ func TestSegmentEntriesAfterTheIndexFileIsWritten(t *testing.T) {
 		mu.Unlock()
 	}})
 	defer l.Close()
-	for i := range 300 {
-		a, err := l.Append(uint64(1+i%3), payloadOf(i), Mark{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendDurably(t, l, 300)
 	l.WaitIndexed()
 	segs := l.Segments()
 	sealed := segs[:len(segs)-1] // the last one is active
