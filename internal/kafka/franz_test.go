@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -109,4 +110,70 @@ func TestFranzProduceConsumeEveryCodec(t *testing.T) {
 			checkStoredCodec(t, ts, topic, 3, c.want)
 		})
 	}
+}
+
+// Records in sealed segments are read through their index files once the
+// partitions drop those entries from memory (after the segment is indexed,
+// and from the start after a restart): a franz-go consumer from the start
+// and ListOffsets by timestamp see every record, in order, where it was.
+func TestFranzReadsSealedSegmentsThroughTheirIndexFiles(t *testing.T) {
+	ts := startServer(t, "", Config{}, millrace.Options{SegmentBytes: 64 << 10})
+	const parts, perPart = 3, 3000
+	createTopic(t, ts, "cold", parts)
+	cl := newFranz(t, ts, kgo.DefaultProduceTopic("cold"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	ctx := context.Background()
+	base := time.UnixMilli(1_700_000_000_000)
+	for i := range perPart {
+		for p := range int32(parts) {
+			r := &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("p%d-%05d", p, i)), Timestamp: base.Add(time.Duration(i) * time.Millisecond)}
+			cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce: %v", err)
+				}
+			})
+		}
+		if i%500 == 499 {
+			if err := cl.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		st := ts.log.Stats()
+		if st.IndexBatches == 0 || st.IndexBatchesInMemory*2 > st.IndexBatches {
+			t.Fatalf("%s: %d of %d batches' entries in memory; the test needs most sealed away", when, st.IndexBatchesInMemory, st.IndexBatches)
+		}
+		got := consumeFranz(t, ts, "cold", parts*perPart)
+		next := make(map[int32]int64)
+		for _, r := range got {
+			if want := fmt.Sprintf("p%d-%05d", r.Partition, next[r.Partition]); r.Offset != next[r.Partition] || string(r.Value) != want {
+				t.Fatalf("%s: partition %d offset %d holds %q; want offset %d, %q", when, r.Partition, r.Offset, r.Value, next[r.Partition], want)
+			}
+			next[r.Partition]++
+		}
+		adm := kadm.NewClient(newFranz(t, ts))
+		offs, err := adm.ListOffsetsAfterMilli(ctx, base.Add(1234*time.Millisecond).UnixMilli(), "cold")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range int32(parts) {
+			if o, ok := offs.Lookup("cold", p); !ok || o.Err != nil || o.Offset != 1234 {
+				t.Fatalf("%s: offset for time +1234 ms in partition %d: %+v; want 1234", when, p, o)
+			}
+		}
+		if st := ts.log.Stats(); st.IndexCacheLoads == 0 {
+			t.Fatalf("%s: no segment's entries were read back", when)
+		}
+	}
+	waitFor(t, "sealed segments indexed", 10*time.Second, func() bool {
+		st := ts.log.Stats()
+		return st.IndexBatchesInMemory*2 < st.IndexBatches
+	})
+	check("running")
+	ts.restart()
+	check("after a restart")
 }
