@@ -197,6 +197,9 @@ func (l *Log) entryAtTime(p *partition, ts int64) (e indexEntry, found bool, log
 		seq := p.entries.segments()[ri].seq
 		b, from, ok, err := p.runEntriesLocked(ri, cold)
 		if ok && err == nil {
+			// Entries below the log start (a run trimmed inside) are
+			// not searched: the answer is never below the log start.
+			from = min(b.search(from, func(e *indexEntry) bool { return e.last >= logStart }), b.len()-1)
 			j := min(b.search(from, func(e *indexEntry) bool { return e.runMaxTs >= ts }), b.len()-1)
 			e = *b.at(j)
 		}
