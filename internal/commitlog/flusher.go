@@ -87,6 +87,9 @@ func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 	case l.opts.Sync.Mode == SyncNever && !final:
 		done = unsynced
 	case syncNow || final:
+		if syncNow && !final && l.opts.UnwaitedSyncDelay > 0 {
+			l.holdUnwaitedSync(unsynced)
+		}
 		if dirty == nil {
 			dirty = l.activeSegment()
 		}
@@ -111,6 +114,28 @@ func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 	}
 	l.complete(done, err, time.Since(start))
 	return unsynced[:0]
+}
+
+// holdUnwaitedSync waits up to Options.UnwaitedSyncDelay before the fsync
+// of chunks nobody waits for, ending early once one is waited for or the
+// log closes.
+func (l *Log) holdUnwaitedSync(chunks []*chunk) {
+	select {
+	case <-l.wanted: // drained first: what follows sees every want before it
+	default:
+	}
+	for _, c := range chunks {
+		if c.wanted.Load() {
+			return
+		}
+	}
+	t := time.NewTimer(l.opts.UnwaitedSyncDelay)
+	defer t.Stop()
+	select {
+	case <-l.wanted:
+	case <-t.C:
+	case <-l.quit:
+	}
 }
 
 // activeSegment returns the active segment's file if it exists yet.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/millrace/millrace/internal/vfs"
@@ -68,6 +69,12 @@ type Options struct {
 	MaxPendingBytes int64 // bound on appended but not yet persisted bytes; default 64 MiB
 	TailCacheBytes  int64 // written entries kept in memory for readers; default 32 MiB; -1 = none
 	NoPreallocate   bool  // do not fallocate new segments
+	// UnwaitedSyncDelay, under SyncAlways, lets the flusher hold an fsync
+	// that no appender waits for (nobody has called Wait or Done on an
+	// entry it covers: acks=1 producers) for up to this long, so that one
+	// fsync covers more writes; a Wait or Done meanwhile ends the hold. 0:
+	// fsync as soon as written.
+	UnwaitedSyncDelay time.Duration
 	// DropSealedCache, with IndexPrefix above 0, has the index writer drop
 	// the cached pages of the segment before each one it indexes
 	// (fadvise DONTNEED), so that the page cache holds the newest sealed
@@ -167,17 +174,34 @@ type chunk struct {
 	written  bool  // guarded by Log.mu
 	durable  bool  // guarded by Log.mu
 	closedAt time.Time
+	wanted   atomic.Bool // someone waits for its durability
 }
 
 // Wait blocks until the entry's chunk is durable (per the sync policy) or
 // has failed.
 func (a Appended) Wait() error {
+	a.want()
 	<-a.c.done
 	return a.c.err
 }
 
 // Done is closed when the entry is durable or failed; then Err says which.
-func (a Appended) Done() <-chan struct{} { return a.c.done }
+// Asking for it counts as waiting (see Options.UnwaitedSyncDelay).
+func (a Appended) Done() <-chan struct{} {
+	a.want()
+	return a.c.done
+}
+
+// want marks the entry's chunk as waited for, and tells a flusher holding
+// its fsync for more writes.
+func (a Appended) want() {
+	if a.l != nil && !a.c.wanted.Swap(true) {
+		select {
+		case a.l.wanted <- struct{}{}:
+		default:
+		}
+	}
+}
 
 // Err is the entry's persistence error, valid after Done is closed.
 func (a Appended) Err() error { return a.c.err }
@@ -186,6 +210,7 @@ func (a Appended) Err() error { return a.c.err }
 type Appended struct {
 	EntryInfo
 	c *chunk
+	l *Log
 }
 
 // segment is an open segment file.
@@ -230,8 +255,10 @@ type Log struct {
 	free       []*block // blocks no chunk holds, to reuse
 
 	wake chan struct{} // buffered(1): something to flush
-	quit chan struct{}
-	done chan struct{}
+	// wanted (buffered(1)) is signalled when an entry is first waited for.
+	wanted chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
 
 	indexJobs chan indexJob // sealed segments' index files, flusher to index writer
 	indexDone chan struct{} // closed when the index writer returns
@@ -286,7 +313,7 @@ func (l *Log) Append(stream uint64, payload []byte, mark Mark) (Appended, error)
 	case l.wake <- struct{}{}:
 	default:
 	}
-	return Appended{EntryInfo: info, c: c}, nil
+	return Appended{EntryInfo: info, c: c, l: l}, nil
 }
 
 // retryAfter estimates when a shed append would be accepted: about one

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -335,6 +336,59 @@ func TestSyncPolicies(t *testing.T) {
 		if _, err := ParseSyncPolicy(bad); err == nil {
 			t.Errorf("ParseSyncPolicy(%q) accepted", bad)
 		}
+	}
+}
+
+// With UnwaitedSyncDelay, an fsync nobody waits for is held (the entry is
+// written, not yet durable); the first Wait ends the hold at once, and so
+// does a Wait right after an append. Close syncs what is held.
+func TestUnwaitedSyncIsHeldUntilWaitedFor(t *testing.T) {
+	dir := t.TempDir()
+	var durable atomic.Int64
+	l, _, _ := openLog(t, Options{Dir: dir, UnwaitedSyncDelay: time.Hour, OnDurable: func(m []Mark) { durable.Add(int64(len(m))) }})
+	a, err := l.Append(1, []byte("acks=1"), Mark{Value: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-a.c.done: // not a.Done(): asking for it is waiting
+		t.Fatal("an entry nobody waits for was synced at once despite the delay")
+	default:
+	}
+	if durable.Load() != 0 {
+		t.Fatal("OnDurable ran before the held fsync")
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- a.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil || durable.Load() != 1 {
+			t.Fatalf("wait: %v; %d marks durable", err, durable.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting did not end the held fsync")
+	}
+	b, err := l.Append(1, []byte("acks=all"), Mark{Value: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := l.Append(1, []byte("held at close"), Mark{Value: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("an entry held at Close: %v", err)
+	}
+	_, got, _ := openLog(t, Options{Dir: dir})
+	if len(got) != 3 {
+		t.Fatalf("reopened with %d entries, want 3", len(got))
 	}
 }
 

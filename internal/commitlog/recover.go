@@ -61,6 +61,7 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 		nextIndex: 1,
 		segs:      make(map[uint64]*segment),
 		wake:      make(chan struct{}, 1),
+		wanted:    make(chan struct{}, 1),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		indexJobs: make(chan indexJob, 64),

@@ -74,6 +74,9 @@ type Config struct {
 	// server's default is true: on the project's VM it kept the page cache
 	// from growing into memory whose every first touch is dear.
 	DropSealedPageCache bool `yaml:"drop_sealed_page_cache" toml:"drop_sealed_page_cache"`
+	// FsyncUnwaitedDelay is how long, with fsync always, the flusher may
+	// hold an fsync no appender waits for (millrace.Options.UnwaitedSyncDelay).
+	FsyncUnwaitedDelay Duration `yaml:"fsync_unwaited_delay" toml:"fsync_unwaited_delay"`
 	// SegmentBytes and SegmentAge are when a commit-log segment is sealed.
 	SegmentBytes ByteSize `yaml:"segment_bytes" toml:"segment_bytes"`
 	SegmentAge   Duration `yaml:"segment_age" toml:"segment_age"`
@@ -187,6 +190,8 @@ func (c *Config) Validate() error {
 		return bad("flusher_nice", "%d is outside -20..19", c.FlusherNice)
 	case c.TailCacheBytes < 0:
 		return bad("tail_cache_bytes", "%s is negative", c.TailCacheBytes)
+	case c.FsyncUnwaitedDelay < 0 || time.Duration(c.FsyncUnwaitedDelay) > time.Second:
+		return bad("fsync_unwaited_delay", "%s is outside 0 to 1s", c.FsyncUnwaitedDelay)
 	case c.IndexCacheBytes < 0:
 		return bad("index_cache_bytes", "%s is negative", c.IndexCacheBytes)
 	case c.SegmentBytes < 1<<20:
@@ -272,6 +277,7 @@ func (c *Config) LogOptions() millrace.Options {
 		MaxPendingBytes:     int64(c.MaxPendingBytes),
 		TailCacheBytes:      int64(c.TailCacheBytes),
 		IndexCacheBytes:     int64(c.IndexCacheBytes),
+		UnwaitedSyncDelay:   time.Duration(c.FsyncUnwaitedDelay),
 		FlusherNice:         c.FlusherNice,
 		DropSealedPageCache: c.DropSealedPageCache,
 		DisableAutoCreate:   !c.AutoCreate,

@@ -63,6 +63,7 @@ shards: 4
 max_pending_bytes: 128MiB
 tail_cache_bytes: 1048576
 index_cache_bytes: 16MiB
+fsync_unwaited_delay: 2ms
 segment_bytes: 64MiB
 segment_age: 10m
 auto_create: false
@@ -82,6 +83,7 @@ shards = 4
 max_pending_bytes = "128MiB"
 tail_cache_bytes = 1048576
 index_cache_bytes = "16MiB"
+fsync_unwaited_delay = "2ms"
 segment_bytes = "64MiB"
 segment_age = "10m"
 auto_create = false
@@ -107,14 +109,15 @@ max_message_bytes = "2MiB"
 		want.Fsync, want.Shards, want.MaxPendingBytes, want.TailCacheBytes = "interval=50", 4, 128<<20, 1<<20
 		want.SegmentBytes, want.SegmentAge, want.AutoCreate = 64<<20, Duration(10*time.Minute), false
 		want.MinFreeDiskBytes, want.RetentionInterval, want.MaxRequestBytes = 1e9, Duration(5*time.Second), 8<<20
-		want.DropSealedPageCache, want.IndexCacheBytes = false, 16<<20
+		want.DropSealedPageCache, want.IndexCacheBytes, want.FsyncUnwaitedDelay = false, 16<<20, Duration(2*time.Millisecond)
 		want.DefaultTopic = TopicDefaults{Partitions: 6, RetentionMs: 3600000, RetentionBytes: -1,
 			SegmentBytes: Default().DefaultTopic.SegmentBytes, MaxMessageBytes: 2 << 20}
 		if c != want {
 			t.Fatalf("%s:\n got %+v\nwant %+v", name, c, want)
 		}
 		opts := c.LogOptions()
-		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 || opts.DropSealedPageCache || opts.IndexCacheBytes != 16<<20 {
+		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 || opts.DropSealedPageCache || opts.IndexCacheBytes != 16<<20 ||
+			opts.UnwaitedSyncDelay != 2*time.Millisecond {
 			t.Fatalf("%s: log options %+v", name, opts)
 		}
 	}
@@ -139,6 +142,8 @@ func TestErrorsNameTheBadField(t *testing.T) {
 		{name: "negative gc percent", file: "gc_percent: -5\n", want: "gc_percent"},
 		{name: "pprof address without a port", file: "pprof_addr: localhost\n", want: "pprof_addr"},
 		{name: "flusher nice out of range", file: "flusher_nice: -21\n", want: "flusher_nice"},
+		{name: "fsync hold too long", file: "fsync_unwaited_delay: 2s\n", want: "fsync_unwaited_delay"},
+		{name: "negative index cache", file: "index_cache_bytes: -1\n", want: "index_cache_bytes"},
 		{name: "bad size", file: "segment_bytes: lots\n", want: "lots"},
 		{name: "bad duration", file: "retention_interval: 30\n", want: "not a duration"},
 		{name: "bad partitions", file: "default_topic:\n  partitions: 0\n", want: "default_topic.partitions"},
