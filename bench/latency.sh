@@ -5,9 +5,11 @@
 # produce acks=all and end to end on a fixed schedule at FRACTION (default
 # 0.5) of that peak, RUN_SECONDS (default 10) each. For each run it prints
 # the client's latency (per record, from its intended send time: what a
-# user's application sees) beside the server's own time for the same
-# Produce requests (millrace_kafka_request_duration_seconds, from the
-# request read whole to its response written) and the fsync time
+# user's application sees), with the wire client also from the request's
+# actual send (the round trip without the client's lateness), beside the
+# server's own time for the same Produce requests
+# (millrace_kafka_request_duration_seconds, from the request read whole to
+# its response written) and the fsync time
 # (millrace_fsync_duration_seconds), both taken as the difference of the
 # server's histograms before and after the run, and the server's CPU time
 # (user and system, from /proc) per record: on a shared machine whose
@@ -57,8 +59,8 @@ work, peak, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 print(f'peak durable produce: {peak:,} records/s; runs at {rate:,} records/s')
 print()
-print('| run | client p50 | client p99 | client p99.9 | server Produce p50 | server Produce p99 | requests | fsync p99 | server CPU per record |')
-print('|---|---|---|---|---|---|---|---|---|')
+print('| run | client p50 | client p99 | client p99.9 | client p99 from the send | server Produce p50 | server Produce p99 | requests | fsync p99 | server CPU per record |')
+print('|---|---|---|---|---|---|---|---|---|---|')
 for name, label in (('acks1', 'produce acks=1'), ('acksall', 'produce acks=all'), ('e2e', 'end to end (acks=all)')):
     r = json.load(open(f'{work}/{name}.json'))
     b, a = f'{work}/{name}.before', f'{work}/{name}.after'
@@ -70,5 +72,6 @@ for name, label in (('acks1', 'produce acks=1'), ('acksall', 'produce acks=all')
                       hist(a, 'millrace_fsync_duration_seconds', {'shard': '0'}), 0.99)
     t0, t1, hz = map(int, open(f'{work}/{name}.cpu').read().split())
     cpu = (t1 - t0) / hz / max(r['Records'], 1) * 1e6
-    print(f"| {label} | {r['P50']/1000:.2f} ms | {r['P99']/1000:.2f} ms | {r['P999']/1000:.2f} ms | {ms(s50)} | {ms(s99)} | {n:,} | {ms(f99)} | {cpu:.2f} µs |")
+    sent = f"{r['ServiceP99']/1000:.2f} ms" if r.get('ServiceP99') else '–'
+    print(f"| {label} | {r['P50']/1000:.2f} ms | {r['P99']/1000:.2f} ms | {r['P999']/1000:.2f} ms | {sent} | {ms(s50)} | {ms(s99)} | {n:,} | {ms(f99)} | {cpu:.2f} µs |")
 PY

@@ -140,9 +140,10 @@ type Result struct {
 	// Latency percentiles in microseconds: per record (Kafka produce and
 	// e2e), per request (HTTP).
 	P50, P90, P99, P999, Max int64
-	// ServiceP50 and ServiceP99 (µs, fixed-rate HTTP runs) are measured from
-	// when each request was actually sent: the server's own response time,
-	// without the client's queueing behind the schedule.
+	// ServiceP50 and ServiceP99 (µs, fixed-rate HTTP runs and wire-client
+	// Kafka produce runs) are measured from when each request was actually
+	// sent: the round trip, without the client's queueing behind the
+	// schedule (per request over HTTP, per record over Kafka).
 	ServiceP50, ServiceP99 int64
 }
 

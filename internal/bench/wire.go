@@ -107,6 +107,9 @@ func (k *wireRunner) produce(ctx context.Context, m *meter, rate int) error {
 // follow from their numbers.
 func (k *wireRunner) produceWire(ctx context.Context, m *meter, rate int, clk clock, measure bool) error {
 	sched := newSchedule(rate)
+	if sched != nil && measure && m.service == nil {
+		m.service = new(Histogram)
+	}
 	errs := make([]error, k.o.Producers)
 	var claimed atomic.Int64 // records claimed without a schedule, against Count
 	var wg sync.WaitGroup
@@ -141,9 +144,10 @@ type wireProducer struct {
 // corr): records j..j+n-1 of this producer (with a schedule), or n records
 // built at sent.
 type flight struct {
-	j, n int64
-	sent time.Time
-	corr int32
+	j, n  int64
+	sent  time.Time
+	wrote time.Time // when the request was written to the connection
+	corr  int32
 }
 
 // index is the schedule's number of this producer's j-th record.
@@ -250,6 +254,7 @@ send:
 			<-slots
 			break
 		}
+		f.wrote = time.Now()
 		if acks != 0 {
 			flights <- f // the reader waits for it before reading the response
 		}
@@ -341,6 +346,14 @@ func (p *wireProducer) done(f flight, now time.Time) {
 	}
 	for q := range f.n {
 		p.m.hist.Record(now.Sub(p.at(f, q)))
+	}
+	if p.m.service != nil {
+		// From the actual send, per record as hist is: what the round
+		// trip took, without the client's lateness behind the schedule.
+		rt := now.Sub(f.wrote)
+		for range f.n {
+			p.m.service.Record(rt)
+		}
 	}
 }
 

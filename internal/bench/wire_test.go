@@ -93,8 +93,14 @@ func TestWireScheduleSendsEachRecordOnceWithItsOwnTime(t *testing.T) {
 	const n, rate = 4000, 20_000
 	o := Options{Brokers: []string{s.KafkaAddr()}, Topic: "sched", Partitions: 3, Producers: 3, Client: "wire",
 		Mode: "produce", Count: n, Rate: rate, Acks: "leader"}
-	if res, err := Run(ctx, o); err != nil || res.Records != n || res.Errors != 0 {
+	res, err := Run(ctx, o)
+	if err != nil || res.Records != n || res.Errors != 0 {
 		t.Fatalf("produce: %+v %v", res, err)
+	}
+	// The round trip from the actual send is measured too, and is never
+	// longer than the latency from the intended time, which includes it.
+	if res.ServiceP50 <= 0 || res.ServiceP99 > res.P99 || res.ServiceP50 > res.P50 {
+		t.Fatalf("from the actual send p50 %d µs, p99 %d µs; from the intended time p50 %d µs, p99 %d µs", res.ServiceP50, res.ServiceP99, res.P50, res.P99)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.ConsumeTopics("sched"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
