@@ -2,7 +2,8 @@ package millrace
 
 // Stats is a point-in-time snapshot of a Log's size and load, read from
 // state the Log keeps anyway: taking one costs a pass over the topics and a
-// look at each shard and partition, no I/O. It is meant for metrics and status pages.
+// look at each shard and partition, no I/O. It is meant for metrics and
+// status pages.
 type Stats struct {
 	Topics     int          // topics that exist
 	Partitions int          // partitions of all topics
