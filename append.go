@@ -185,10 +185,10 @@ func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicC
 		p.producers.Record(h.ProducerID, h.ProducerEpoch, h.BaseSequence, h.NumRecords, base)
 	}
 	p.mu.Lock()
-	p.addEntryLocked(e, true)
+	newRun := p.addEntryLocked(e, true)
 	p.wakeLocked()
 	p.mu.Unlock()
-	p.shard.noteEntry(p, e, count, true)
+	p.shard.noteEntry(p, e, count, newRun, true)
 	return AppendResult{BaseOffset: base, LastOffset: e.last, LogStartOffset: start}, app, nil
 }
 

@@ -58,10 +58,12 @@ func (x *entryIndex) segments() []segRun { return x.runs }
 // add appends e, an entry of a batch just stored or replayed, as the last
 // entry, in memory if hot (else only counted in its run's summary: its
 // segment has a trusted index file to read it back from). An entry of the
-// last run's segment joins that run; in a cold run it stays cold.
-func (x *entryIndex) add(e indexEntry, hot bool) {
+// last run's segment joins that run; in a cold run it stays cold. It
+// reports whether e started a run: the index then refers to e's segment
+// anew (the shard counts that reference; trimBelow releases it).
+func (x *entryIndex) add(e indexEntry, hot bool) (newRun bool) {
 	k := len(x.runs) - 1
-	if k < 0 || x.runs[k].seq != e.seq {
+	if newRun = k < 0 || x.runs[k].seq != e.seq; newRun {
 		prev := int64(math.MinInt64)
 		if k >= 0 {
 			prev = x.runs[k].endMaxTs
@@ -89,6 +91,7 @@ func (x *entryIndex) add(e indexEntry, hot bool) {
 		r.hot.push(e)
 		x.hot++
 	}
+	return newRun
 }
 
 // makeCold drops the in-memory entries of the run in segment seq, if there

@@ -360,8 +360,8 @@ func (l *Log) replayInto(s *shard, byID map[int64]*partition, skipped *int64) co
 			seq: e.Seq, pos: e.Pos, size: e.Size}
 		// An entry replayed from its segment's index file stays there:
 		// only its run's summary is kept in memory.
-		p.addEntryLocked(ie, !e.Indexed)
-		s.noteEntry(p, ie, int64(h.NumRecords), !e.Indexed)
+		newRun := p.addEntryLocked(ie, !e.Indexed)
+		s.noteEntry(p, ie, int64(h.NumRecords), newRun, !e.Indexed)
 		return nil
 	}
 }

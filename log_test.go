@@ -323,3 +323,52 @@ func TestDeleteTopicFreesItsSegments(t *testing.T) {
 		t.Fatalf("read of a deleted topic: %v", err)
 	}
 }
+
+// A partition truncated to its high watermark releases the segment its
+// last batches are in; appending again to that same (active) segment must
+// refer to it again, or retention deletes acknowledged records once the
+// segment is sealed and the other partitions leave it. (Found in review:
+// the reference was counted once per partition and segment, not per run of
+// the partition's index, so the second run went uncounted.)
+func TestTruncateToTheHighWatermarkThenAppendKeepsTheSegment(t *testing.T) {
+	cfg := DefaultTopicConfig()
+	cfg.RetentionMs, cfg.RetentionBytes = -1, -1
+	opts := Options{Dir: t.TempDir(), SegmentBytes: 4096, DefaultConfig: &cfg}
+	l := openT(t, opts)
+	ctx := context.Background()
+	l.CreateTopic("t", 1, nil)
+	l.CreateTopic("u", 1, nil)
+	for range 3 {
+		if _, err := l.Append(ctx, "t", 0, recs(1, "a"), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Truncate("t", 0, 3); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := l.Append(ctx, "t", 0, recs(1, "b"), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 200 { // seal segments with another topic's records
+		if _, err := l.Append(ctx, "u", 0, recs(1, fmt.Sprint("u", i)), AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Truncate("u", 0, 150); err != nil { // u leaves the early segments
+		t.Fatal(err)
+	}
+	if _, err := l.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	for _, when := range []string{"after retention", "after a restart"} {
+		got, _, err := l.Read("t", 0, 3, ReadOptions{})
+		if err != nil || len(got) != 2 || string(got[1].Value) != "b-0" {
+			t.Fatalf("%s: read at 3: %d records, %v; want the 2 acknowledged", when, len(got), err)
+		}
+		l.Close()
+		l = openT(t, opts)
+	}
+	l.Close()
+}

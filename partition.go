@@ -72,10 +72,11 @@ func (p *partition) wakeLocked() {
 }
 
 // addEntryLocked appends an index entry for a batch just stored or
-// replayed; hot keeps it in memory (see entryIndex).
-func (p *partition) addEntryLocked(e indexEntry, hot bool) {
-	p.entries.add(e, hot)
+// replayed; hot keeps it in memory (see entryIndex). It reports whether
+// the entry started a run (see entryIndex.add).
+func (p *partition) addEntryLocked(e indexEntry, hot bool) (newRun bool) {
 	p.next = e.last + 1
+	return p.entries.add(e, hot)
 }
 
 // runEntriesLocked returns the entries of run ri and the first of them

@@ -44,10 +44,12 @@ func newShard(l *Log, id int32) *shard {
 }
 
 // noteEntry records that partition p stored a batch at e (from an append
-// or a replay): it extends p's span in that segment, and counts p as a
-// reference to the segment if this is its first batch there. hot says the
-// entry is kept in memory (see entryIndex).
-func (s *shard) noteEntry(p *partition, e indexEntry, records int64, hot bool) {
+// or a replay): it extends p's span in that segment. If the batch started
+// a run of p's index (newRun), p refers to the segment anew: counted in
+// refs, since its earlier run there may have been trimmed and released
+// (a Truncate to the high watermark, then an append to the same segment),
+// and, with hot (the entry kept in memory), listed for onIndexed.
+func (s *shard) noteEntry(p *partition, e indexEntry, records int64, newRun, hot bool) {
 	s.mu.Lock()
 	m := s.spans[e.seq]
 	if m == nil {
@@ -55,10 +57,11 @@ func (s *shard) noteEntry(p *partition, e indexEntry, records int64, hot bool) {
 		s.spans[e.seq] = m
 	}
 	sp := m[p.id]
-	first := sp == nil
-	if first {
+	if sp == nil {
 		sp = &manifest.Span{Shard: s.id, Seq: e.seq, PartitionID: p.id, FirstOffset: e.base, FirstTimestamp: e.firstTs, MaxTimestamp: e.maxTs}
 		m[p.id] = sp
+	}
+	if newRun {
 		s.refs[e.seq]++
 		if hot {
 			s.hot[e.seq] = append(s.hot[e.seq], p)
@@ -70,7 +73,7 @@ func (s *shard) noteEntry(p *partition, e indexEntry, records int64, hot bool) {
 	sp.Records += records
 	sp.Batches++
 	s.mu.Unlock()
-	if first && hot {
+	if newRun && hot {
 		// The segment may have been sealed and indexed between the
 		// entry's append and this note: then nobody would tell p.
 		if cl := s.cl(); cl != nil && cl.Indexed(e.seq) {
