@@ -87,7 +87,7 @@ func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 	case l.opts.Sync.Mode == SyncNever && !final:
 		done = unsynced
 	case syncNow || final:
-		if syncNow && !final && l.opts.UnwaitedSyncDelay > 0 {
+		if syncNow && !final && l.opts.UnwaitedSyncDelay > 0 && len(batch) > 0 {
 			l.holdUnwaitedSync(unsynced)
 		}
 		if dirty == nil {
@@ -117,13 +117,13 @@ func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 }
 
 // holdUnwaitedSync waits up to Options.UnwaitedSyncDelay before the fsync
-// of chunks nobody waits for, ending early once one is waited for or the
-// log closes.
+// of chunks nobody waits for. It ends early once an entry is waited for
+// (the signal is never drained first: a stale one only shortens a hold,
+// while draining could lose the want of an entry appended during the
+// writes), once the data appended meanwhile reaches a quarter of
+// MaxPendingBytes (the hold also holds back writes, and must not make
+// appends shed), or when the log closes.
 func (l *Log) holdUnwaitedSync(chunks []*chunk) {
-	select {
-	case <-l.wanted: // drained first: what follows sees every want before it
-	default:
-	}
 	for _, c := range chunks {
 		if c.wanted.Load() {
 			return
@@ -131,10 +131,21 @@ func (l *Log) holdUnwaitedSync(chunks []*chunk) {
 	}
 	t := time.NewTimer(l.opts.UnwaitedSyncDelay)
 	defer t.Stop()
-	select {
-	case <-l.wanted:
-	case <-t.C:
-	case <-l.quit:
+	check := time.NewTicker(min(max(l.opts.UnwaitedSyncDelay/8, 100*time.Microsecond), time.Millisecond))
+	defer check.Stop()
+	for {
+		select {
+		case <-l.wanted:
+			return
+		case <-t.C:
+			return
+		case <-l.quit:
+			return
+		case <-check.C:
+			if l.PendingBytes() >= l.opts.MaxPendingBytes/4 {
+				return
+			}
+		}
 	}
 }
 

@@ -392,6 +392,68 @@ func TestUnwaitedSyncIsHeldUntilWaitedFor(t *testing.T) {
 	}
 }
 
+// A Wait that comes while the flusher writes (before it decides to hold
+// the fsync) still ends the hold: its signal is not drained. (Found in
+// review: the hold drained the signal first and ran its full delay.)
+func TestWaitDuringTheWritesEndsTheHold(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), FS: efs, UnwaitedSyncDelay: time.Hour})
+	defer l.Close()
+	inWrite, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpWrite {
+			once.Do(func() { close(inWrite); <-release })
+		}
+		return nil
+	})
+	if _, err := l.Append(1, []byte("acks=1"), Mark{Value: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-inWrite // the flusher took the first entry and is writing it
+	b, err := l.Append(1, []byte("acks=all"), Mark{Value: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Wait() }()
+	time.Sleep(20 * time.Millisecond) // the Wait has signalled
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an append waited for during the writes was held for the delay")
+	}
+}
+
+// A hold does not make appends shed: once what was appended meanwhile
+// reaches a quarter of MaxPendingBytes, the fsync (and the next writes) go
+// ahead. Offered 4 MiB at once against a 1 MiB bound, with a delay of an
+// hour, every append is accepted after at most a few retries.
+func TestHeldSyncDoesNotMakeAppendsShed(t *testing.T) {
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), UnwaitedSyncDelay: time.Hour, MaxPendingBytes: 1 << 20})
+	defer l.Close()
+	payload := make([]byte, 4<<10)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 1024; {
+		_, err := l.Append(1, payload, Mark{})
+		switch {
+		case errors.Is(err, ErrOverloaded):
+			if time.Now().After(deadline) {
+				t.Fatalf("append %d still refused as overloaded after 10 s: the held fsync blocks the writes", i)
+			}
+			time.Sleep(time.Millisecond)
+		case err != nil:
+			t.Fatal(err)
+		default:
+			i++
+		}
+	}
+}
+
 func TestSegmentAgeRollsIdleSegment(t *testing.T) {
 	var sealed = make(chan SegmentInfo, 4)
 	l, _, _ := openLog(t, Options{Dir: t.TempDir(), SegmentAge: 20 * time.Millisecond, OnSeal: func(s SegmentInfo) error {

@@ -190,8 +190,8 @@ func (c *Config) Validate() error {
 		return bad("flusher_nice", "%d is outside -20..19", c.FlusherNice)
 	case c.TailCacheBytes < 0:
 		return bad("tail_cache_bytes", "%s is negative", c.TailCacheBytes)
-	case c.FsyncUnwaitedDelay < 0 || time.Duration(c.FsyncUnwaitedDelay) > time.Second:
-		return bad("fsync_unwaited_delay", "%s is outside 0 to 1s", c.FsyncUnwaitedDelay)
+	case c.FsyncUnwaitedDelay < 0 || time.Duration(c.FsyncUnwaitedDelay) > 100*time.Millisecond:
+		return bad("fsync_unwaited_delay", "%s is outside 0 to 100ms", c.FsyncUnwaitedDelay)
 	case c.IndexCacheBytes < 0:
 		return bad("index_cache_bytes", "%s is negative", c.IndexCacheBytes)
 	case c.SegmentBytes < 1<<20:
