@@ -16,6 +16,7 @@ import (
 // every partition with batches in the segment need. Immutable once built.
 type coldSegment struct {
 	shard int32
+	log   *commitlog.Log // the shard's commit log it was read from
 	seq   uint64
 	parts map[int64]*entryBlocks
 	bytes int64 // memory held by the entries
@@ -37,13 +38,17 @@ type coldCache struct {
 	bytes int64
 }
 
+// coldKey names a segment of one commit log: a shard reopened after a
+// storage failure has a new log, whose segments are other entries (a cut
+// may even reuse segment numbers).
 type coldKey struct {
-	shard int32
-	seq   uint64
+	log *commitlog.Log
+	seq uint64
 }
 
 type coldItem struct {
-	key  coldKey
+	key   coldKey
+	shard int32
 	done chan struct{} // closed once seg or err is set
 	seg  *coldSegment
 	err  error
@@ -57,7 +62,8 @@ func newColdCache(maxBytes int64) *coldCache {
 // get returns sealed segment seq of shard s, read back from its index file
 // unless the cache holds it.
 func (c *coldCache) get(s *shard, seq uint64) (*coldSegment, error) {
-	k := coldKey{s.id, seq}
+	cl := s.cl()
+	k := coldKey{cl, seq}
 	c.mu.Lock()
 	if it := c.items[k]; it != nil {
 		if it.elem != nil {
@@ -67,11 +73,11 @@ func (c *coldCache) get(s *shard, seq uint64) (*coldSegment, error) {
 		<-it.done
 		return it.seg, it.err
 	}
-	it := &coldItem{key: k, done: make(chan struct{})}
+	it := &coldItem{key: k, shard: s.id, done: make(chan struct{})}
 	c.items[k] = it
 	c.mu.Unlock()
 
-	it.seg, it.err = loadColdSegment(s, seq)
+	it.seg, it.err = loadColdSegment(s.id, cl, seq)
 	c.loads.Add(1)
 
 	c.mu.Lock()
@@ -102,22 +108,23 @@ func (c *coldCache) removeLocked(it *coldItem) {
 	delete(c.items, it.key)
 }
 
-// drop forgets segment seq of shard (deleted by retention).
-func (c *coldCache) drop(shard int32, seq uint64) {
+// drop forgets segment seq of shard's commit log cl (deleted by
+// retention).
+func (c *coldCache) drop(cl *commitlog.Log, seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if it := c.items[coldKey{shard, seq}]; it != nil {
+	if it := c.items[coldKey{cl, seq}]; it != nil {
 		c.removeLocked(it)
 	}
 }
 
 // dropShard forgets every segment of shard (its commit log was reopened
-// after a failure, and a cut may have reused segment numbers).
+// after a failure: those of the old log are never asked for again).
 func (c *coldCache) dropShard(shard int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, it := range c.items {
-		if k.shard == shard {
+	for _, it := range c.items {
+		if it.shard == shard {
 			c.removeLocked(it)
 		}
 	}
@@ -134,9 +141,9 @@ func (c *coldCache) held() (bytes int64, segments int) {
 // or the segment if that cannot be trusted), grouped by partition. It
 // keeps, per partition, only batches above the one before, as replay does
 // (a batch stored twice is indexed once).
-func loadColdSegment(s *shard, seq uint64) (*coldSegment, error) {
-	cs := &coldSegment{shard: s.id, seq: seq, parts: make(map[int64]*entryBlocks)}
-	err := s.cl().SegmentEntries(seq, func(e commitlog.EntryInfo, prefix []byte) error {
+func loadColdSegment(shard int32, cl *commitlog.Log, seq uint64) (*coldSegment, error) {
+	cs := &coldSegment{shard: shard, log: cl, seq: seq, parts: make(map[int64]*entryBlocks)}
+	err := cl.SegmentEntries(seq, func(e commitlog.EntryInfo, prefix []byte) error {
 		h, err := batch.ReadHeader(prefix)
 		if err != nil {
 			return fmt.Errorf("entry %d at %d: %w", e.Index, e.Pos, err)
@@ -159,7 +166,7 @@ func loadColdSegment(s *shard, seq uint64) (*coldSegment, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read back the index of segment %d of shard %d: %w", seq, s.id, err)
+		return nil, fmt.Errorf("read back the index of segment %d of shard %d: %w", seq, shard, err)
 	}
 	for _, b := range cs.parts {
 		cs.bytes += b.fit() * int64(unsafe.Sizeof(indexEntry{}))

@@ -213,3 +213,71 @@ func TestTruncateInsideAColdRun(t *testing.T) {
 		t.Fatalf("read below the log start %d succeeded", cut)
 	}
 }
+
+// After Truncate inside a segment, the offset for a time and the largest
+// timestamp come from the batches kept, not from those below the log
+// start, whether the run is hot, cold, or cold after a restart. Batch 0
+// holds the largest timestamp (+1000 ms), batch 5 the largest kept
+// (+500 ms), every other +1 ms. (Found in review: a cold run's entries,
+// read back, carried running maxima from below the log start.)
+func TestTimeLookupsAfterTruncateInsideASegment(t *testing.T) {
+	const base = int64(1_700_000_000_000)
+	for _, cold := range []bool{false, true} {
+		opts := Options{Dir: t.TempDir(), SegmentBytes: 4096}
+		if !cold {
+			opts.SegmentBytes = 1 << 20 // one active segment: the run stays hot
+		}
+		ctx := context.Background()
+		l := openT(t, opts)
+		l.CreateTopic("t", 1, nil)
+		var bb batch.Builder
+		for i := range 100 {
+			ts := base + 1
+			switch i {
+			case 0:
+				ts = base + 1000
+			case 5:
+				ts = base + 500
+			}
+			bb.Reset(batch.BuildOptions{})
+			bb.Add(batch.Record{Timestamp: ts, Value: []byte(fmt.Sprintf("v%03d-%s", i, "padding-padding-padding-padding"))})
+			b, err := bb.AppendTo(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.AppendBatch(ctx, "t", 0, b, AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.shards[0].cl().WaitIndexed()
+		p := partitionOf(t, l, "t")
+		p.mu.RLock()
+		isCold := p.entries.segments()[0].hot == nil
+		p.mu.RUnlock()
+		if isCold != cold {
+			t.Fatalf("the first run is cold: %v, want %v", isCold, cold)
+		}
+		if _, err := l.Truncate("t", 0, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, when := range []string{"running", "after a restart"} {
+			off, ts, err := l.MaxTimestamp("t", 0)
+			if err != nil || off != 5 || ts != base+500 {
+				t.Fatalf("cold %v, %s: MaxTimestamp %d at +%d ms (%v); want offset 5 at +500", cold, when, off, ts-base, err)
+			}
+			if o, err := l.OffsetForTime("t", 0, time.UnixMilli(base+500)); err != nil || o != 5 {
+				t.Fatalf("cold %v, %s: offset for +500 ms %d (%v); want 5", cold, when, o, err)
+			}
+			if o, err := l.OffsetForTime("t", 0, time.UnixMilli(base+501)); err != nil || o != 100 {
+				t.Fatalf("cold %v, %s: offset for +501 ms %d (%v); want the high watermark 100", cold, when, o, err)
+			}
+			_, parts, _ := l.DescribeTopic("t")
+			if pi := parts[0]; pi.Batches != 99 || pi.LastTimestamp != base+500 {
+				t.Fatalf("cold %v, %s: describe %d batches, last timestamp +%d; want 99, +500", cold, when, pi.Batches, pi.LastTimestamp-base)
+			}
+			l.Close()
+			l = openT(t, opts)
+		}
+		l.Close()
+	}
+}

@@ -145,11 +145,13 @@ func (x *entryIndex) lastOffset() int64 {
 }
 
 // trimBelow drops the entries wholly below logStart and returns the
-// segments the index no longer has any entry in. A run the new start falls
-// inside keeps its first entries below logStart if it is cold: its summary
-// counts them (bytes, batches) until its segment goes, which errs toward
-// keeping data longer, never less. A hot one is trimmed exactly.
-func (x *entryIndex) trimBelow(logStart int64) (released []uint64) {
+// segments the index no longer has any entry in. A hot run the new start
+// falls inside is trimmed exactly. A cold one is trimmed exactly if
+// coldList holds its entries read back (its partition's list of its
+// segment; Truncate reads it first); without them its summary stays whole,
+// counting the batches below logStart (bytes, batches, timestamps) until
+// the segment goes, which errs toward keeping data longer, never less.
+func (x *entryIndex) trimBelow(logStart int64, coldList *entryBlocks) (released []uint64) {
 	i := x.findRun(logStart)
 	for _, r := range x.runs[:i] {
 		released = append(released, r.seq)
@@ -166,19 +168,27 @@ func (x *entryIndex) trimBelow(logStart int64) (released []uint64) {
 		*x = entryIndex{}
 		return released
 	}
-	if r := &x.runs[0]; r.hot != nil && r.span.FirstOffset < logStart {
-		if k := r.hot.search(0, func(e *indexEntry) bool { return e.last >= logStart }); k > 0 {
-			r.hot.dropFront(k)
-			r.n -= k
-			x.n -= k
-			x.hot -= k
-			first := r.hot.at(0)
-			r.span.FirstOffset, r.firstTs, r.span.MaxTimestamp, r.span.Bytes = first.base, first.firstTs, first.maxTs, 0
-			for j := range r.n {
-				e := r.hot.at(j)
-				r.span.MaxTimestamp = max(r.span.MaxTimestamp, e.maxTs)
-				r.span.Bytes += int64(e.size)
+	if r := &x.runs[0]; r.span.FirstOffset < logStart {
+		switch {
+		case r.hot != nil:
+			if k := r.hot.search(0, func(e *indexEntry) bool { return e.last >= logStart }); k > 0 {
+				r.hot.dropFront(k)
+				x.hot -= k
+				// runMaxTs runs from the list's first entry: recount it.
+				m := int64(math.MinInt64)
+				for j := range r.hot.len() {
+					e := r.hot.at(j)
+					m = max(m, e.maxTs)
+					e.runMaxTs = m
+				}
+				x.n -= r.n - r.hot.len()
+				r.summarize(r.hot, 0)
 			}
+		case coldList != nil:
+			from := coldList.search(0, func(e *indexEntry) bool { return e.last >= logStart })
+			n := r.n
+			r.summarize(coldList, from)
+			x.n -= n - r.n
 		}
 	}
 	prev := int64(math.MinInt64)
@@ -187,6 +197,20 @@ func (x *entryIndex) trimBelow(logStart int64) (released []uint64) {
 		prev = x.runs[j].endMaxTs
 	}
 	return released
+}
+
+// summarize sets r's summary from the entries of list from index from up
+// to r's last offset: its count, first offset and timestamp, largest
+// timestamp and bytes.
+func (r *segRun) summarize(list *entryBlocks, from int) {
+	first := list.at(from)
+	r.n, r.span.FirstOffset, r.firstTs, r.span.MaxTimestamp, r.span.Bytes = 0, first.base, first.firstTs, first.maxTs, 0
+	for j := from; j < list.len() && list.at(j).last <= r.span.LastOffset; j++ {
+		e := list.at(j)
+		r.n++
+		r.span.MaxTimestamp = max(r.span.MaxTimestamp, e.maxTs)
+		r.span.Bytes += int64(e.size)
+	}
 }
 
 // entryBlocks is a list of index entries kept in blocks of at most

@@ -89,7 +89,7 @@ func (p *partition) runEntriesLocked(ri int, cold *coldSegment) (b *entryBlocks,
 	if r.hot != nil {
 		return r.hot, 0, true, nil
 	}
-	if cold == nil || cold.shard != p.shard.id || cold.seq != r.seq {
+	if cold == nil || cold.log != p.shard.cl() || cold.seq != r.seq {
 		return nil, 0, false, nil
 	}
 	b = cold.parts[p.id]
@@ -103,9 +103,32 @@ func (p *partition) runEntriesLocked(ri int, cold *coldSegment) (b *entryBlocks,
 }
 
 // trimLocked drops index entries wholly below logStart and returns the
-// segments this partition no longer has any entry in.
-func (p *partition) trimLocked() (released []uint64) {
-	return p.entries.trimBelow(p.logStart)
+// segments this partition no longer has any entry in. cold, if it is the
+// segment of the cold run logStart falls inside, lets that run be trimmed
+// exactly (see entryIndex.trimBelow).
+func (p *partition) trimLocked(cold *coldSegment) (released []uint64) {
+	var list *entryBlocks
+	if ri := p.entries.findRun(p.logStart); ri < len(p.entries.runs) && cold != nil {
+		if b, _, ok, err := p.runEntriesLocked(ri, cold); ok && err == nil && p.entries.runs[ri].hot == nil {
+			list = b
+		}
+	}
+	return p.entries.trimBelow(p.logStart, list)
+}
+
+// coldRunInsideLocked returns the segment of the cold run offset falls
+// strictly inside (not at its first batch), unless cold is that segment;
+// else 0.
+func (p *partition) coldRunInsideLocked(offset int64, cold *coldSegment) uint64 {
+	ri := p.entries.findRun(offset)
+	if ri == len(p.entries.runs) {
+		return 0
+	}
+	r := &p.entries.runs[ri]
+	if r.hot != nil || r.span.FirstOffset >= offset || (cold != nil && cold.log == p.shard.cl() && cold.seq == r.seq) {
+		return 0
+	}
+	return r.seq
 }
 
 // segmentsLocked lists the segments this partition has entries in, once

@@ -2,8 +2,11 @@ package millrace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/millrace/millrace/internal/commitlog"
 )
 
 // ReadResult is what a read returns besides its data.
@@ -42,11 +45,11 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 	refs := refsBuf[:0]
 	var res ReadResult
 	var limit int64
-	total, next, loads := 0, offset, 0
+	total, next := 0, offset
 	var cold *coldSegment // the segment of a cold run, read back
-	for {
+	for loads := 0; ; {
 		p.mu.RLock()
-		if loads == 0 {
+		if len(refs) == 0 {
 			res = ReadResult{NextOffset: offset, HighWatermark: p.next, DurableOffset: min(p.durable.Load(), p.next), LogStartOffset: p.logStart}
 			limit = res.HighWatermark
 			if durableOnly {
@@ -71,18 +74,23 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		if need == 0 {
 			break
 		}
-		if loads == maxColdLoads && len(refs) > 0 {
-			break
-		}
 		if loads == maxColdLoads {
+			if len(refs) > 0 {
+				break
+			}
 			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %d segments' indexes read back, and retention moved on each time", topicName, part, offset, loads)
 		}
 		loads++
 		if cold, err = l.cold.get(p.shard, need); err != nil {
-			if len(refs) > 0 {
-				break // serve what is listed; the next read reports the error
+			switch {
+			case len(refs) > 0:
+				// Serve what is listed; the next read goes on from there.
+			case errors.Is(err, commitlog.ErrSegmentGone):
+				continue // retention deleted it meanwhile: look again
+			default:
+				return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
 			}
-			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
+			break
 		}
 		if len(refs) > 0 {
 			next = refs[len(refs)-1].last + 1

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/millrace/millrace/internal/batch"
+	"github.com/millrace/millrace/internal/commitlog"
 )
 
 // Header is a record header.
@@ -180,43 +181,64 @@ func (l *Log) OffsetForTime(topicName string, part int32, ts time.Time) (int64, 
 	return max(at, logStart), nil
 }
 
-// entryAtTime returns the index entry of p's first batch holding a record
-// with timestamp at least ts (found false if none), with the log start and
-// high watermark read under the same lock. The batch may be in a cold run,
-// read back through the cache.
+// entryAtTime returns the index entry of p's first batch at or past the
+// log start holding a record with timestamp at least ts (found false if
+// none), with the log start and high watermark read under the same lock.
+// The batch may be in a cold run, read back through the cache.
 func (l *Log) entryAtTime(p *partition, ts int64) (e indexEntry, found bool, logStart, hw int64, err error) {
 	var cold *coldSegment
-	for try := 0; ; try++ {
+	for loads := 0; ; {
+		var need uint64
 		p.mu.RLock()
 		logStart, hw = p.logStart, p.next
-		ri := p.entries.findRunTime(ts)
-		if ri == len(p.entries.segments()) {
-			p.mu.RUnlock()
-			return e, false, logStart, hw, nil
-		}
-		seq := p.entries.segments()[ri].seq
-		b, from, ok, err := p.runEntriesLocked(ri, cold)
-		if ok && err == nil {
-			// Entries below the log start (a run trimmed inside) are
-			// not searched: the answer is never below the log start.
-			from = min(b.search(from, func(e *indexEntry) bool { return e.last >= logStart }), b.len()-1)
-			j := min(b.search(from, func(e *indexEntry) bool { return e.runMaxTs >= ts }), b.len()-1)
-			e = *b.at(j)
+		runs := p.entries.segments()
+		for ri := p.entries.findRunTime(ts); ri < len(runs) && !found && need == 0 && err == nil; ri++ {
+			if runs[ri].span.MaxTimestamp < ts {
+				continue // earlier runs reached ts, not this one
+			}
+			b, from, ok, rerr := p.runEntriesLocked(ri, cold)
+			switch {
+			case rerr != nil:
+				err = rerr
+			case !ok:
+				need = runs[ri].seq
+			default:
+				if j := firstAtTime(b, from, logStart, ts); j < b.len() {
+					e, found = *b.at(j), true
+				}
+			}
 		}
 		p.mu.RUnlock()
-		if err != nil {
-			return e, false, logStart, hw, err
+		if err != nil || need == 0 {
+			return e, found, logStart, hw, err
 		}
-		if ok {
-			return e, true, logStart, hw, nil
+		if loads == maxColdLoads {
+			return e, false, logStart, hw, fmt.Errorf("%d segments' indexes read back, and retention moved on each time", loads)
 		}
-		if try == maxColdLoads {
-			return e, false, logStart, hw, fmt.Errorf("segment %d's index read back %d times, and each time retention had moved on", seq, try)
-		}
-		if cold, err = l.cold.get(p.shard, seq); err != nil {
-			return e, false, logStart, hw, err
+		loads++
+		if cold, err = l.cold.get(p.shard, need); err != nil {
+			if !errors.Is(err, commitlog.ErrSegmentGone) {
+				return e, false, logStart, hw, err
+			}
+			err = nil // retention deleted it meanwhile: look again
 		}
 	}
+}
+
+// firstAtTime returns the index in b, from from on, of the first entry
+// whose last offset is at least logStart and whose max timestamp is at
+// least ts, or b.len(). runMaxTs counts from b's first entry, so it is
+// searchable from an entry only if no entry before it reached ts; else
+// (batches below the log start did) the entries are walked.
+func firstAtTime(b *entryBlocks, from int, logStart, ts int64) int {
+	i := b.search(from, func(e *indexEntry) bool { return e.last >= logStart })
+	if i == b.len() || i == 0 || b.at(i-1).runMaxTs < ts {
+		return b.search(i, func(e *indexEntry) bool { return e.runMaxTs >= ts })
+	}
+	for i < b.len() && b.at(i).maxTs < ts {
+		i++
+	}
+	return i
 }
 
 // Follow calls fn for each record of a partition from offset on, waiting

@@ -74,7 +74,7 @@ func (l *Log) EnforceRetention() (RetentionReport, error) {
 		var released []uint64
 		if dropped > 0 && start > w.p.logStart {
 			w.p.logStart = start
-			released = w.p.trimLocked()
+			released = w.p.trimLocked(nil) // to a whole span's start
 			starts[w.p.id] = start
 		}
 		w.p.mu.Unlock()
@@ -121,7 +121,7 @@ func (l *Log) deleteUnreferenced() (int, error) {
 			delete(s.refs, seq)
 			delete(s.hot, seq)
 			s.mu.Unlock()
-			l.cold.drop(s.id, seq)
+			l.cold.drop(s.cl(), seq)
 			n++
 		}
 	}
@@ -153,9 +153,29 @@ func (l *Log) Truncate(topicName string, part int32, before int64) (int64, error
 	if err := l.man.SetLogStartOffsets(map[int64]int64{p.id: before}); err != nil {
 		return 0, fmt.Errorf("millrace: truncate %s/%d: %w", topicName, part, err)
 	}
+	// A cold run the new start falls inside is read back first, so that
+	// its summary is trimmed exactly (bytes, batches, timestamps).
+	var cold *coldSegment
 	p.mu.Lock()
+	for tries := 0; tries < maxColdLoads; tries++ {
+		need := p.coldRunInsideLocked(before, cold)
+		if need == 0 {
+			break
+		}
+		p.mu.Unlock()
+		var err error
+		if cold, err = l.cold.get(p.shard, need); err != nil {
+			l.opts.Logger.Warn("truncate: a cold run not read back; its summary keeps the truncated batches until its segment goes",
+				"topic", topicName, "partition", part, "segment", need, "err", err)
+			cold = nil
+		}
+		p.mu.Lock()
+		if cold == nil {
+			break
+		}
+	}
 	p.logStart = max(p.logStart, before)
-	released := p.trimLocked()
+	released := p.trimLocked(cold)
 	p.mu.Unlock()
 	p.shard.release(released)
 	return before, nil
