@@ -49,10 +49,10 @@ type coldKey struct {
 type coldItem struct {
 	key   coldKey
 	shard int32
-	done chan struct{} // closed once seg or err is set
-	seg  *coldSegment
-	err  error
-	elem *list.Element
+	done  chan struct{} // closed once seg or err is set
+	seg   *coldSegment
+	err   error
+	elem  *list.Element
 }
 
 func newColdCache(maxBytes int64) *coldCache {
