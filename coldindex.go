@@ -27,7 +27,9 @@ type coldSegment struct {
 // partitions' consumers reading the same one, read its index file once.
 // The newest segment is kept even past the bound, so that one larger than
 // the bound is still read once per pass, not once per fetch. Concurrent
-// gets of one segment share a single read.
+// gets of one segment share a single read. Segments being read back are
+// not counted until they are in: readers reading different large segments
+// at once can hold more than the bound for that while.
 type coldCache struct {
 	max   int64
 	loads atomic.Int64 // index files read back (a metric)
