@@ -145,3 +145,80 @@ func TestDurabilityReportsAFailedFsyncAndNeverAcknowledgesAfterReopen(t *testing
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A shard reopened after a storage fault rebuilds its index from the disk:
+// every segment is scanned (its entries in memory), then, as their index
+// files are rebuilt, the sealed segments' entries leave memory again, and
+// reads go through the new log's index files, not the cached entries of
+// the failed one. Every acknowledged record stays readable throughout.
+func TestStorageFaultWithColdRunsReopensThemCold(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	l := openT(t, Options{Dir: t.TempDir(), FS: efs, SegmentBytes: 4096})
+	defer l.Close()
+	ctx := context.Background()
+	l.CreateTopic("t", 1, nil)
+	var want []string
+	for i := range 200 {
+		v := fmt.Sprintf("before-%03d-padding-padding", i)
+		if _, err := l.Append(ctx, "t", 0, []Record{{Value: []byte(v)}}, AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, v)
+	}
+	readAll := func(when string) {
+		t.Helper()
+		var got []string
+		for off := int64(0); off < int64(len(want)); {
+			recs, _, err := l.Read("t", 0, off, ReadOptions{MaxBytes: 512})
+			if err != nil || len(recs) == 0 {
+				t.Fatalf("%s: read at %d: %d records, %v", when, off, len(recs), err)
+			}
+			for _, r := range recs {
+				got = append(got, string(r.Value))
+			}
+			off = recs[len(recs)-1].Offset + 1
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: offset %d holds %q, want %q", when, i, got[i], want[i])
+			}
+		}
+	}
+	coldNow := func(when string) {
+		t.Helper()
+		l.shards[0].cl().WaitIndexed()
+		p := partitionOf(t, l, "t")
+		p.mu.RLock()
+		hot, n := p.entries.hotLen(), p.entries.len()
+		p.mu.RUnlock()
+		if hot*2 > n {
+			t.Fatalf("%s: %d of %d entries in memory; want the sealed segments' out", when, hot, n)
+		}
+	}
+	coldNow("before the fault")
+	readAll("before the fault")
+	old := l.shards[0].cl()
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			return syscall.EIO
+		}
+		return nil
+	})
+	if _, err := l.Append(ctx, "t", 0, []Record{{Value: []byte("during")}}, AppendOptions{}); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append during the fault: %v, want ErrStorage", err)
+	}
+	efs.SetInjector(nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for l.shards[0].cl() == old || l.shards[0].cl().Err() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the shard was not reopened after the fault cleared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	loads := l.cold.loads.Load()
+	coldNow("after the reopen")
+	readAll("after the reopen")
+	if l.cold.loads.Load() == loads {
+		t.Fatal("after the reopen no segment was read back: reads used the failed log's entries")
+	}
+}
