@@ -117,7 +117,10 @@ func TestFranzProduceConsumeEveryCodec(t *testing.T) {
 // and from the start after a restart): a franz-go consumer from the start
 // and ListOffsets by timestamp see every record, in order, where it was.
 func TestFranzReadsSealedSegmentsThroughTheirIndexFiles(t *testing.T) {
-	ts := startServer(t, "", Config{}, millrace.Options{SegmentBytes: 64 << 10})
+	// Segments of 8 KiB and a flush every 100 records: batches of about
+	// 3 KB, a few per segment, so that all but a few are in sealed
+	// segments whatever the client's batching.
+	ts := startServer(t, "", Config{}, millrace.Options{SegmentBytes: 8 << 10})
 	const parts, perPart = 3, 3000
 	createTopic(t, ts, "cold", parts)
 	cl := newFranz(t, ts, kgo.DefaultProduceTopic("cold"), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
@@ -132,7 +135,7 @@ func TestFranzReadsSealedSegmentsThroughTheirIndexFiles(t *testing.T) {
 				}
 			})
 		}
-		if i%500 == 499 {
+		if i%100 == 99 {
 			if err := cl.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +172,7 @@ func TestFranzReadsSealedSegmentsThroughTheirIndexFiles(t *testing.T) {
 			t.Fatalf("%s: no segment's entries were read back", when)
 		}
 	}
-	waitFor(t, "sealed segments indexed", 10*time.Second, func() bool {
+	waitFor(t, "sealed segments indexed", 30*time.Second, func() bool {
 		st := ts.log.Stats()
 		return st.IndexBatchesInMemory*2 < st.IndexBatches
 	})
