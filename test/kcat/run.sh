@@ -35,7 +35,7 @@ done
 sent="$tmp/sealed.sent" got="$tmp/sealed.got"
 pad=$(head -c 1000 /dev/zero | tr '\0' y)
 for i in $(seq 1 4000); do echo "k$((i % 7)):$i-$pad"; done >"$sent"
-kcat -b "$KAFKA_ADDR" -t kcat-sealed -P -K: -X acks=all -X allow.auto.create.topics=true <"$sent"
+kcat -b "$KAFKA_ADDR" -t kcat-sealed -P -K: -X acks=all -X allow.auto.create.topics=true -X batch.num.messages=100 <"$sent"
 metric() { curl -sf "http://$HTTP_ADDR/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 for _ in $(seq 50); do
 	inmem=$(metric millrace_index_batches_in_memory) all=$(metric millrace_index_batches)
