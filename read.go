@@ -74,23 +74,11 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 		if need == 0 {
 			break
 		}
-		if loads == maxColdLoads {
+		if cold, err = l.readBack(p, need, &loads); err != nil {
 			if len(refs) > 0 {
-				break
+				break // serve what is listed; the next read goes on from there
 			}
-			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %d segments' indexes read back, and retention moved on each time", topicName, part, offset, loads)
-		}
-		loads++
-		if cold, err = l.cold.get(p.shard, need); err != nil {
-			switch {
-			case len(refs) > 0:
-				// Serve what is listed; the next read goes on from there.
-			case errors.Is(err, commitlog.ErrSegmentGone):
-				continue // retention deleted it meanwhile: look again
-			default:
-				return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
-			}
-			break
+			return dst, res, fmt.Errorf("millrace: read %s/%d at offset %d: %w", topicName, part, offset, err)
 		}
 		if len(refs) > 0 {
 			next = refs[len(refs)-1].last + 1
@@ -116,6 +104,23 @@ func (l *Log) ReadBatches(topicName string, part int32, offset int64, maxBytes i
 
 // maxColdLoads bounds how many cold segments one read reads back.
 const maxColdLoads = 8
+
+// readBack returns segment need of p's shard read back (coldCache.get), for
+// a caller that found a cold run it needs and will look again under the
+// partition's lock. *loads counts the read-backs of one call, at most
+// maxColdLoads. A segment retention deleted meanwhile is no error: it
+// returns nil, and the caller's next look finds what is left.
+func (l *Log) readBack(p *partition, need uint64, loads *int) (*coldSegment, error) {
+	if *loads == maxColdLoads {
+		return nil, fmt.Errorf("%d segments' indexes read back, and retention moved on each time", *loads)
+	}
+	*loads++
+	cold, err := l.cold.get(p.shard, need)
+	if errors.Is(err, commitlog.ErrSegmentGone) {
+		return nil, nil
+	}
+	return cold, err
+}
 
 // collectLocked appends to refs the batches from the one holding offset
 // on, below limit, while total (the bytes listed so far) stays within

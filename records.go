@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/millrace/millrace/internal/batch"
-	"github.com/millrace/millrace/internal/commitlog"
 )
 
 // Header is a record header.
@@ -212,15 +211,8 @@ func (l *Log) entryAtTime(p *partition, ts int64) (e indexEntry, found bool, log
 		if err != nil || need == 0 {
 			return e, found, logStart, hw, err
 		}
-		if loads == maxColdLoads {
-			return e, false, logStart, hw, fmt.Errorf("%d segments' indexes read back, and retention moved on each time", loads)
-		}
-		loads++
-		if cold, err = l.cold.get(p.shard, need); err != nil {
-			if !errors.Is(err, commitlog.ErrSegmentGone) {
-				return e, false, logStart, hw, err
-			}
-			err = nil // retention deleted it meanwhile: look again
+		if cold, err = l.readBack(p, need, &loads); err != nil {
+			return e, false, logStart, hw, err
 		}
 	}
 }

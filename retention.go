@@ -157,20 +157,18 @@ func (l *Log) Truncate(topicName string, part int32, before int64) (int64, error
 	// its summary is trimmed exactly (bytes, batches, timestamps).
 	var cold *coldSegment
 	p.mu.Lock()
-	for tries := 0; tries < maxColdLoads; tries++ {
+	for loads := 0; ; {
 		need := p.coldRunInsideLocked(before, cold)
 		if need == 0 {
 			break
 		}
 		p.mu.Unlock()
-		var err error
-		if cold, err = l.cold.get(p.shard, need); err != nil {
+		cold, err = l.readBack(p, need, &loads)
+		p.mu.Lock()
+		if err != nil {
 			l.opts.Logger.Warn("truncate: a cold run not read back; its summary keeps the truncated batches until its segment goes",
 				"topic", topicName, "partition", part, "segment", need, "err", err)
 			cold = nil
-		}
-		p.mu.Lock()
-		if cold == nil {
 			break
 		}
 	}
