@@ -162,19 +162,18 @@ type FlushInfo struct {
 // block, written by the flusher with one write. Fields other than buf's
 // growth are set once.
 type chunk struct {
-	seq      uint64
-	pos      int64  // position of buf[0] in the segment
-	buf      []byte // the chunk's bytes in blk.mem; its capacity reaches the block's end
-	blk      *block
-	marks    []Mark
-	lastIdx  uint64
-	seal     bool // seal the segment after writing this chunk
-	done     chan struct{}
-	err      error // set before done is closed
-	written  bool  // guarded by Log.mu
-	durable  bool  // guarded by Log.mu
-	closedAt time.Time
-	wanted   atomic.Bool // someone waits for its durability
+	seq     uint64
+	pos     int64  // position of buf[0] in the segment
+	buf     []byte // the chunk's bytes in blk.mem; its capacity reaches the block's end
+	blk     *block
+	marks   []Mark
+	lastIdx uint64
+	seal    bool // seal the segment after writing this chunk
+	done    chan struct{}
+	err     error       // set before done is closed
+	written bool        // guarded by Log.mu
+	durable bool        // guarded by Log.mu
+	wanted  atomic.Bool // someone waits for its durability
 }
 
 // Wait blocks until the entry's chunk is durable (per the sync policy) or

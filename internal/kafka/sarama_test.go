@@ -117,10 +117,9 @@ func TestSaramaProduceConsumeEveryCodec(t *testing.T) {
 	}
 }
 
-// saramaHandler consumes until it has want messages, marking each.
+// saramaHandler hands each consumed message's value to got, marking it.
 type saramaHandler struct {
-	want int
-	got  chan string
+	got chan string
 }
 
 func (h *saramaHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
