@@ -15,7 +15,6 @@ import (
 // index file, by partition (commit-log stream) id: what the cold runs of
 // every partition with batches in the segment need. Immutable once built.
 type coldSegment struct {
-	shard int32
 	log   *commitlog.Log // the shard's commit log it was read from
 	seq   uint64
 	parts map[int64]*entryBlocks
@@ -49,12 +48,11 @@ type coldKey struct {
 }
 
 type coldItem struct {
-	key   coldKey
-	shard int32
-	done  chan struct{} // closed once seg or err is set
-	seg   *coldSegment
-	err   error
-	elem  *list.Element
+	key  coldKey
+	done chan struct{} // closed once seg or err is set
+	seg  *coldSegment
+	err  error
+	elem *list.Element
 }
 
 func newColdCache(maxBytes int64) *coldCache {
@@ -75,7 +73,7 @@ func (c *coldCache) get(s *shard, seq uint64) (*coldSegment, error) {
 		<-it.done
 		return it.seg, it.err
 	}
-	it := &coldItem{key: k, shard: s.id, done: make(chan struct{})}
+	it := &coldItem{key: k, done: make(chan struct{})}
 	c.items[k] = it
 	c.mu.Unlock()
 
@@ -120,13 +118,13 @@ func (c *coldCache) drop(cl *commitlog.Log, seq uint64) {
 	}
 }
 
-// dropShard forgets every segment of shard (its commit log was reopened
-// after a failure: those of the old log are never asked for again).
-func (c *coldCache) dropShard(shard int32) {
+// dropLog forgets every segment of commit log cl (a shard's failed log,
+// replaced by a reopened one: its segments are never asked for again).
+func (c *coldCache) dropLog(cl *commitlog.Log) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, it := range c.items {
-		if it.shard == shard {
+	for k, it := range c.items {
+		if k.log == cl {
 			c.removeLocked(it)
 		}
 	}
@@ -144,7 +142,7 @@ func (c *coldCache) held() (bytes int64, segments int) {
 // keeps, per partition, only batches above the one before, as replay does
 // (a batch stored twice is indexed once).
 func loadColdSegment(shard int32, cl *commitlog.Log, seq uint64) (*coldSegment, error) {
-	cs := &coldSegment{shard: shard, log: cl, seq: seq, parts: make(map[int64]*entryBlocks)}
+	cs := &coldSegment{log: cl, seq: seq, parts: make(map[int64]*entryBlocks)}
 	err := cl.SegmentEntries(seq, func(e commitlog.EntryInfo, prefix []byte) error {
 		h, err := batch.ReadHeader(prefix)
 		if err != nil {

@@ -101,7 +101,7 @@ func (l *Log) reopenShard(s *shard) error {
 	s.refs, s.spans, s.hot = ns.refs, ns.spans, hot
 	s.mu.Unlock()
 	s.log.Store(cl)
-	l.cold.dropShard(s.id)
+	l.cold.dropLog(old)
 	// The new log's index writer may have told s of segments before their
 	// partitions were in s.hot: ask it again.
 	for _, seq := range seqs {
