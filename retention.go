@@ -168,7 +168,6 @@ func (l *Log) Truncate(topicName string, part int32, before int64) (int64, error
 		if err != nil {
 			l.opts.Logger.Warn("truncate: a cold run not read back; its summary keeps the truncated batches until its segment goes",
 				"topic", topicName, "partition", part, "segment", need, "err", err)
-			cold = nil
 			break
 		}
 	}

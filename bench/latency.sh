@@ -20,7 +20,8 @@
 # CLIENT=wire (default franz) runs every step with the bench's own minimal
 # Kafka client instead (docs/cli.md), peak included; RATE, if set, replaces
 # the fraction of the measured peak; any other bench flags go in
-# BENCH_FLAGS (say --inflight 1). Stops by itself.
+# BENCH_FLAGS (say --inflight 1). CLIENT_NICE runs the client at that nice
+# value (say 10, to give the server the CPU first). Stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${RUN_SECONDS:-10}
@@ -29,7 +30,7 @@ producers=${PRODUCERS:-1}
 client=${CLIENT:-franz}
 . bench/lib.sh
 start_millrace ${MILLRACE_CONFIG_FILE:+--config "$MILLRACE_CONFIG_FILE"}
-bench() { "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --client "$client" ${BENCH_FLAGS:-} --quiet --json; }
+bench() { nice -n "${CLIENT_NICE:-0}" "$work/millrace" bench "$@" --brokers "127.0.0.1:$kport" --producers "$producers" --client "$client" ${BENCH_FLAGS:-} --quiet --json; }
 metrics() { curl -sf "127.0.0.1:$port/metrics" > "$1"; }
 
 echo "measuring the peak: acks=all, as fast as possible, 3,000,000 records, $producers $client producer(s)..." >&2
