@@ -175,6 +175,7 @@ func (l *Log) writeChunk(c *chunk) (*segment, error) {
 		}
 		s.lastIndex = c.lastIdx
 		l.mu.Unlock()
+		l.recordLive(s, c.buf)
 	}
 	if c.seal {
 		if err := l.seal(s); err != nil {
@@ -207,7 +208,7 @@ func (l *Log) segmentFor(seq uint64) (*segment, error) {
 		f.Close()
 		return nil, fmt.Errorf("commitlog: sync directory %s: %w", l.opts.Dir, err)
 	}
-	s = &segment{seq: seq, path: path, file: f, createdAt: time.Now()}
+	s = &segment{seq: seq, path: path, file: f, createdAt: time.Now(), liveOn: l.opts.IndexPrefix > 0}
 	l.mu.Lock()
 	l.segs[seq] = s
 	l.mu.Unlock()

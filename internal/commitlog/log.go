@@ -226,6 +226,17 @@ type segment struct {
 	refs       int   // readers using file; guarded by Log.mu
 	removed    bool  // file to be closed when refs drops to 0
 	indexed    bool  // has a trusted index file (replayed from one, or written by the index writer); guarded by Log.mu
+
+	// live holds the index records of the entries written into this
+	// segment, built by the flusher from the bytes it wrote (recordLive),
+	// so that the index writer need not read the sealed segment back. It
+	// is dropped, and liveOff set, once it passes maxLiveIndexBytes; a
+	// segment Open recovered has none. Owned by the flusher until
+	// queueIndex hands it to the index job.
+	live    []byte
+	liveN   int  // records in live
+	liveOn  bool // created by the flusher, so live covers every entry
+	liveOff bool // live outgrew its bound
 }
 
 // Log is one shard's commit log. Append and reads are safe for concurrent
@@ -265,6 +276,9 @@ type Log struct {
 	// channel's) and not yet built or dropped; indexIdle (on mu) is
 	// broadcast when it reaches zero. Guarded by mu.
 	indexPending int
+	// liveQueued is the bytes of live index records held by queued index
+	// jobs (bounded by maxQueuedLiveBytes); guarded by mu.
+	liveQueued int
 	indexIdle    sync.Cond
 }
 

@@ -26,12 +26,18 @@ import (
 //	trailer  CRC32C (Castagnoli) of header and records, u32
 //
 // Entries are contiguous from position 0 and their indexes consecutive
-// from the first, so neither is stored. The index writer goroutine builds
-// an index file from its segment once the segment is sealed: it fdatasyncs
-// the segment (Open's scan does not sync a segment it did not have to cut),
-// reads it back, checks every frame's CRC as it goes, and writes the file
-// under a temporary name, synced, then renamed. Nothing is kept in memory
-// for it while the segment is active. Open trusts an index file only if its
+// from the first, so neither is stored. The flusher builds a segment's
+// records in memory as it writes the segment's entries (recordLive), from
+// the very bytes it writes, and once the segment is sealed the index
+// writer goroutine writes them out under a temporary name, synced, then
+// renamed. Reading a sealed segment back to build them (256 MiB every two
+// seconds at 120 MB/s, a CPU-bound burst of a core beside the appends)
+// showed in every client's latency tail (BENCHMARKS.md, sixth pass); it is
+// now the fallback, for segments Open scanned and for entries too small
+// for their records to stay in memory (past maxLiveIndexBytes): the
+// writer then fdatasyncs the segment (Open's scan does not sync a segment
+// it did not have to cut), reads it back and checks every frame's CRC as
+// it goes. Open trusts an index file only if its
 // checksum, its count and its frame sizes add up to the segment file's
 // size and its first index continues the log; anything else (missing,
 // torn, stale) and Open scans the segment as before and queues a rebuild.
@@ -56,12 +62,48 @@ func appendIndexRecord(dst, frame []byte, prefix int) []byte {
 	return append(dst, p...)
 }
 
+// maxLiveIndexBytes bounds the index records the flusher keeps for the
+// active segment: 32 MiB covers a 256 MiB segment of entries of 700 bytes
+// or more (83-byte records with a Kafka batch header); smaller entries
+// fall back to reading the sealed segment back.
+const maxLiveIndexBytes = 32 << 20
+
+// maxQueuedLiveBytes bounds the live records held by index jobs waiting
+// for the index writer; past it a job reads its segment back instead.
+const maxQueuedLiveBytes = 64 << 20
+
+// recordLive appends the index records of the frames in buf, just
+// written into segment s, to s.live. Called by the flusher only.
+func (l *Log) recordLive(s *segment, buf []byte) {
+	if !s.liveOn || s.liveOff {
+		return
+	}
+	for len(buf) >= FrameHeaderSize {
+		n := frameLength(buf)
+		if n < FrameHeaderSize || n > len(buf) {
+			// Never for bytes appendFrame framed; if it were, the
+			// records would not match the segment: read it back.
+			s.live, s.liveOff = nil, true
+			return
+		}
+		s.live = appendIndexRecord(s.live, buf[:n], l.opts.IndexPrefix)
+		s.liveN++
+		buf = buf[n:]
+	}
+	if len(buf) != 0 || len(s.live) > maxLiveIndexBytes {
+		s.live, s.liveOff = nil, true
+	}
+}
+
 // indexJob is a sealed segment whose index file is to be built.
 type indexJob struct {
 	seq     uint64
 	first   uint64 // index of its first entry
 	count   int
 	segSize int64
+	// live is the segment's records, built as it was written; nil: read
+	// the segment back to build them.
+	live []byte
 }
 
 // header returns the index file's header for j.
@@ -88,8 +130,12 @@ func (l *Log) buildIndex(j indexJob) error {
 		return nil // deleted by retention meanwhile; nothing to index
 	}
 	defer l.release(s)
-	if err := s.file.Sync(); err != nil {
-		return fmt.Errorf("commitlog: sync %s before indexing it: %w", s.path, err)
+	if j.live == nil {
+		// Sealed by the flusher, a segment is synced already; one Open
+		// scanned may not be.
+		if err := s.file.Sync(); err != nil {
+			return fmt.Errorf("commitlog: sync %s before indexing it: %w", s.path, err)
+		}
 	}
 	final := l.indexPath(j.seq)
 	tmp := fmt.Sprintf("%s.%d.tmp", final, tmpSeq.Add(1))
@@ -114,14 +160,24 @@ func (l *Log) buildIndex(j indexJob) error {
 	return nil
 }
 
-// writeIndexRecords reads segment s, checking each frame, and writes j's
-// header, a record per entry and the checksum to f.
+// writeIndexRecords writes j's header, a record per entry and the
+// checksum to f: the records the flusher kept (j.live), or else read from
+// segment s, checking each frame.
 func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *segment, j indexJob) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	crc := crc32.New(castagnoli)
 	out := io.MultiWriter(w, crc)
 	if _, err := out.Write(j.header(l.opts.IndexPrefix)); err != nil {
 		return err
+	}
+	if j.live != nil {
+		if _, err := out.Write(j.live); err != nil {
+			return err
+		}
+		if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+			return err
+		}
+		return w.Flush()
 	}
 	sc := scanner{f: s.file, size: j.segSize, buf: make([]byte, 0, 4<<20)}
 	var rec []byte
@@ -167,7 +223,7 @@ func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *se
 func (l *Log) indexWriter(backlog []indexJob) {
 	defer close(l.indexDone)
 	build := func(j indexJob) {
-		defer l.indexJobDone()
+		defer l.indexJobDone(j)
 		l.mu.Lock()
 		skip := l.closed || l.failed != nil
 		l.mu.Unlock()
@@ -238,21 +294,31 @@ func (l *Log) queueIndex(s *segment) {
 		return // no entry
 	}
 	j := indexJob{seq: s.seq, first: s.firstIndex, count: int(s.lastIndex - s.firstIndex + 1), segSize: s.size}
+	live := s.live
+	if !s.liveOn || s.liveOff || s.liveN != j.count {
+		live = nil
+	}
+	s.live, s.liveOff = nil, true // handed over (or not), never added to again
 	l.mu.Lock()
 	l.indexPending++
+	if live != nil && l.liveQueued+len(live) <= maxQueuedLiveBytes {
+		j.live = live
+		l.liveQueued += len(live)
+	}
 	l.mu.Unlock()
 	select {
 	case l.indexJobs <- j:
 	default:
-		l.indexJobDone()
+		l.indexJobDone(j)
 		l.opts.Logger.Warn("segment index writer behind; index file skipped, the next open scans the segment", "dir", l.opts.Dir, "segment", s.seq)
 	}
 }
 
 // indexJobDone counts a queued index job as built or dropped.
-func (l *Log) indexJobDone() {
+func (l *Log) indexJobDone(j indexJob) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.liveQueued -= len(j.live)
 	if l.indexPending--; l.indexPending == 0 {
 		l.indexIdle.Broadcast()
 	}

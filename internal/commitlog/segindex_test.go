@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/millrace/millrace/internal/vfs"
 )
 
 const testPrefix = 10
@@ -464,5 +466,80 @@ func TestSegmentEntriesAfterTheIndexFileIsWritten(t *testing.T) {
 	}
 	if err := l.SegmentEntries(segs[len(segs)-1].Seq+5, func(EntryInfo, []byte) error { return nil }); !errors.Is(err, ErrSegmentGone) {
 		t.Fatalf("entries of a segment that does not exist: %v, want ErrSegmentGone", err)
+	}
+}
+
+// A segment the flusher wrote gets its index file from the records it
+// kept as it wrote, without reading the segment back; the file is byte
+// for byte what reading the segment back builds.
+func TestIndexFilesOfWrittenSegmentsAreBuiltWithoutReadingThemBack(t *testing.T) {
+	dir := t.TempDir()
+	efs := vfs.NewErrorFS(vfs.OS)
+	var mu sync.Mutex
+	segReads := 0
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
+			mu.Lock()
+			segReads++
+			mu.Unlock()
+		}
+		return nil
+	})
+	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
+	defer l.Close()
+	appendDurably(t, l, 300)
+	l.WaitIndexed()
+	mu.Lock()
+	reads := segReads
+	mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("the index writer read segments %d times; want none", reads)
+	}
+	built := 0
+	for _, info := range l.Segments() {
+		if !info.Sealed {
+			continue
+		}
+		got, err := os.ReadFile(l.indexPath(info.Seq))
+		if err != nil {
+			t.Fatalf("segment %d: %v", info.Seq, err)
+		}
+		s := l.holdSealed(info.Seq)
+		j := indexJob{seq: info.Seq, first: info.FirstIndex, count: int(info.LastIndex - info.FirstIndex + 1), segSize: info.Size}
+		var want bytes.Buffer
+		err = l.writeIndexRecords(&want, s, j)
+		l.release(s)
+		if err != nil {
+			t.Fatalf("segment %d read back: %v", info.Seq, err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("segment %d: index file of %d bytes differs from the %d bytes read back", info.Seq, len(got), want.Len())
+		}
+		built++
+	}
+	if built < 3 {
+		t.Fatalf("%d sealed segments; the test wants several", built)
+	}
+}
+
+// Records that outgrow their bound are dropped, and the segment is read
+// back for its index file instead; so is a segment whose records were
+// never kept.
+func TestLiveIndexRecordsPastTheirBoundFallBackToReadingBack(t *testing.T) {
+	dir := t.TempDir()
+	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
+	defer l.Close()
+	s := &segment{liveOn: true}
+	frame := appendFrame(nil, 1, 1, 1, make([]byte, 100), payloadCRC(make([]byte, 100)))
+	for len(s.live) <= maxLiveIndexBytes && !s.liveOff {
+		l.recordLive(s, frame)
+	}
+	if !s.liveOff || s.live != nil {
+		t.Fatalf("after %d records: liveOff %v, %d bytes kept; want the records dropped", s.liveN, s.liveOff, len(s.live))
+	}
+	torn := &segment{liveOn: true}
+	l.recordLive(torn, frame[:len(frame)-1])
+	if !torn.liveOff {
+		t.Fatal("a torn frame's records were kept")
 	}
 }
