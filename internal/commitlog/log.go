@@ -279,7 +279,7 @@ type Log struct {
 	// liveQueued is the bytes of live index records held by queued index
 	// jobs (bounded by maxQueuedLiveBytes); guarded by mu.
 	liveQueued int
-	indexIdle    sync.Cond
+	indexIdle  sync.Cond
 }
 
 func segName(seq uint64) string { return fmt.Sprintf("%020d.log", seq) }
