@@ -371,7 +371,8 @@ func residentPages(t *testing.T, path string) int {
 
 // With DropSealedCache, once a segment is sealed and indexed the one
 // before it leaves the page cache; the newest sealed one stays. Without
-// it, written segments stay cached.
+// it, written segments stay cached. Segments span several of dropCache's
+// slices, all of which must go.
 func TestDropSealedCacheKeepsOnlyTheNewestSegmentsCached(t *testing.T) {
 	var fs unix.Statfs_t
 	if err := unix.Statfs(t.TempDir(), &fs); err == nil && fs.Type == unix.TMPFS_MAGIC {
@@ -379,11 +380,12 @@ func TestDropSealedCacheKeepsOnlyTheNewestSegmentsCached(t *testing.T) {
 	}
 	for _, drop := range []bool{false, true} {
 		dir := t.TempDir()
-		l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 256 << 10, IndexPrefix: testPrefix, DropSealedCache: drop})
+		l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 2*dropSlice + 1<<20, IndexPrefix: testPrefix, DropSealedCache: drop})
 		var a Appended
 		var err error
+		value := bytes.Repeat([]byte{'x'}, 64<<10)
 		for a.Seq < 5 {
-			if a, err = l.Append(1, bytes.Repeat([]byte{'x'}, 4000), Mark{}); err != nil {
+			if a, err = l.Append(1, value, Mark{}); err != nil {
 				t.Fatal(err)
 			}
 		}

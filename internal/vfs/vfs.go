@@ -43,6 +43,10 @@ type File interface {
 	// fsync the page cache may hold data the disk does not; recovery
 	// drops it before reading.
 	DropCache() error
+	// DropCacheRange is DropCache for the n bytes from off only: a large
+	// file dropped in pieces spreads the kernel's work (tens of
+	// milliseconds of a core for 256 MiB on the project's machine).
+	DropCacheRange(off, n int64) error
 	// Name returns the path the file was opened with.
 	Name() string
 }
@@ -161,6 +165,13 @@ func (f osFile) Preallocate(n int64) error {
 
 func (f osFile) DropCache() error {
 	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+func (f osFile) DropCacheRange(off, n int64) error {
+	if err := unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED); err != nil {
 		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
 	}
 	return nil

@@ -68,4 +68,7 @@ func TestPreallocateReadsAsZeros(t *testing.T) {
 	if err := f.DropCache(); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.DropCacheRange(4096, 8192); err != nil {
+		t.Fatal(err)
+	}
 }
