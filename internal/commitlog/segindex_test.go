@@ -380,7 +380,7 @@ func TestDropSealedCacheKeepsOnlyTheNewestSegmentsCached(t *testing.T) {
 	}
 	for _, drop := range []bool{false, true} {
 		dir := t.TempDir()
-		l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 2*dropSlice + 1<<20, IndexPrefix: testPrefix, DropSealedCache: drop})
+		l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 2*dropSlice + 1<<20, IndexPrefix: testPrefix, DropSealedCache: drop, MaxPendingBytes: 256 << 20})
 		var a Appended
 		var err error
 		value := bytes.Repeat([]byte{'x'}, 64<<10)
