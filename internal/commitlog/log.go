@@ -279,7 +279,10 @@ type Log struct {
 	// liveQueued is the bytes of live index records held by queued index
 	// jobs (bounded by maxQueuedLiveBytes); guarded by mu.
 	liveQueued int
-	indexIdle  sync.Cond
+	// liveSpare is a records buffer an index job is done with, for the
+	// next segment the flusher starts; guarded by mu.
+	liveSpare []byte
+	indexIdle sync.Cond
 }
 
 func segName(seq uint64) string { return fmt.Sprintf("%020d.log", seq) }

@@ -79,6 +79,14 @@ func (l *Log) recordLive(s *segment, buf []byte) {
 	if !s.liveOn || s.liveOff {
 		return
 	}
+	if s.live == nil {
+		// A new segment: reuse the records buffer the index writer
+		// last finished with, whose pages are already the process's
+		// (fresh memory is dear on some machines: BENCHMARKS.md).
+		l.mu.Lock()
+		s.live, l.liveSpare = l.liveSpare, nil
+		l.mu.Unlock()
+	}
 	for len(buf) >= FrameHeaderSize {
 		n := frameLength(buf)
 		if n < FrameHeaderSize || n > len(buf) {
@@ -336,11 +344,15 @@ func (l *Log) queueIndex(s *segment) {
 	}
 }
 
-// indexJobDone counts a queued index job as built or dropped.
+// indexJobDone counts a queued index job as built or dropped, and keeps its
+// records buffer for the next segment's.
 func (l *Log) indexJobDone(j indexJob) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.liveQueued -= len(j.live)
+	if cap(j.live) > cap(l.liveSpare) {
+		l.liveSpare = j.live[:0] // written or dropped: the next segment's
+	}
 	if l.indexPending--; l.indexPending == 0 {
 		l.indexIdle.Broadcast()
 	}
