@@ -175,7 +175,7 @@ func (l *Log) writeChunk(c *chunk) (*segment, error) {
 		}
 		s.lastIndex = c.lastIdx
 		l.mu.Unlock()
-		l.recordLive(s, c.buf)
+		l.recordLive(s, c.buf, c.pos+int64(len(c.buf)))
 	}
 	if c.seal {
 		if err := l.seal(s); err != nil {

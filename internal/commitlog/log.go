@@ -89,6 +89,9 @@ type Options struct {
 	// from it, with each payload cut to those bytes, instead of reading
 	// the segment (segindex.go). Its replay function must need no more.
 	IndexPrefix int
+	// liveIndexBytes bounds a segment's index records kept by the flusher
+	// (0: maxLiveIndexBytes); tests lower it.
+	liveIndexBytes int
 	// FlusherNice, if not 0, runs the flusher goroutine on an OS thread of
 	// its own with this nice value (Linux, -20 to 19): negative favours
 	// the writes and fsyncs that durable acknowledgements wait for when
@@ -130,6 +133,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 256 << 20
+	}
+	if o.liveIndexBytes <= 0 {
+		o.liveIndexBytes = maxLiveIndexBytes
 	}
 	if o.MaxPendingBytes <= 0 {
 		o.MaxPendingBytes = 64 << 20

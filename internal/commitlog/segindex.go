@@ -64,9 +64,9 @@ func appendIndexRecord(dst, frame []byte, prefix int) []byte {
 }
 
 // maxLiveIndexBytes bounds the index records the flusher keeps for the
-// active segment: 32 MiB covers a 256 MiB segment of entries of 700 bytes
-// or more (83-byte records with a Kafka batch header); smaller entries
-// fall back to reading the sealed segment back.
+// active segment (Options.liveIndexBytes): 32 MiB covers a 256 MiB segment
+// of entries of 700 bytes or more (83-byte records with a Kafka batch
+// header); smaller entries fall back to reading the sealed segment back.
 const maxLiveIndexBytes = 32 << 20
 
 // maxQueuedLiveBytes bounds the live records held by index jobs waiting
@@ -74,8 +74,12 @@ const maxLiveIndexBytes = 32 << 20
 const maxQueuedLiveBytes = 64 << 20
 
 // recordLive appends the index records of the frames in buf, just
-// written into segment s, to s.live. Called by the flusher only.
-func (l *Log) recordLive(s *segment, buf []byte) {
+// written into segment s up to position end, to s.live. Called by the
+// flusher only. Once the records pass their bound, or are on course to by
+// the segment's end (judged from its first eighth on, so that a segment of
+// small entries gives up early rather than copy 32 MiB to throw away),
+// they are given up and the buffer kept for the next segment.
+func (l *Log) recordLive(s *segment, buf []byte, end int64) {
 	if !s.liveOn || s.liveOff {
 		return
 	}
@@ -90,17 +94,31 @@ func (l *Log) recordLive(s *segment, buf []byte) {
 	for len(buf) >= FrameHeaderSize {
 		n := frameLength(buf)
 		if n < FrameHeaderSize || n > len(buf) {
-			// Never for bytes appendFrame framed; if it were, the
-			// records would not match the segment: read it back.
-			s.live, s.liveOff = nil, true
-			return
+			break // never for bytes appendFrame framed; if it were, read the segment back
 		}
 		s.live = appendIndexRecord(s.live, buf[:n], l.opts.IndexPrefix)
 		s.liveN++
 		buf = buf[n:]
 	}
-	if len(buf) != 0 || len(s.live) > maxLiveIndexBytes {
+	bound, seg := int64(l.opts.liveIndexBytes), l.opts.SegmentBytes
+	kept := int64(len(s.live))
+	if len(buf) != 0 || kept > bound || (end >= seg/8 && kept*seg/end > bound) {
+		l.keepSpare(s.live)
 		s.live, s.liveOff = nil, true
+	}
+}
+
+// keepSpare keeps b, a records buffer no longer used, for the next
+// segment's records if it is larger than the one kept.
+func (l *Log) keepSpare(b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keepSpareLocked(b)
+}
+
+func (l *Log) keepSpareLocked(b []byte) {
+	if cap(b) > cap(l.liveSpare) {
+		l.liveSpare = b[:0]
 	}
 }
 
@@ -324,16 +342,15 @@ func (l *Log) queueIndex(s *segment) {
 		return // no entry
 	}
 	j := indexJob{seq: s.seq, first: s.firstIndex, count: int(s.lastIndex - s.firstIndex + 1), segSize: s.size}
-	live := s.live
-	if !s.liveOn || s.liveOff || s.liveN != j.count {
-		live = nil
-	}
+	live, usable := s.live, s.liveOn && !s.liveOff && s.liveN == j.count
 	s.live, s.liveOff = nil, true // handed over (or not), never added to again
 	l.mu.Lock()
 	l.indexPending++
-	if live != nil && l.liveQueued+len(live) <= maxQueuedLiveBytes {
+	if usable && l.liveQueued+len(live) <= maxQueuedLiveBytes {
 		j.live = live
 		l.liveQueued += len(live)
+	} else {
+		l.keepSpareLocked(live)
 	}
 	l.mu.Unlock()
 	select {
@@ -350,9 +367,7 @@ func (l *Log) indexJobDone(j indexJob) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.liveQueued -= len(j.live)
-	if cap(j.live) > cap(l.liveSpare) {
-		l.liveSpare = j.live[:0] // written or dropped: the next segment's
-	}
+	l.keepSpareLocked(j.live) // written or dropped: the next segment's
 	if l.indexPending--; l.indexPending == 0 {
 		l.indexIdle.Broadcast()
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -524,23 +525,121 @@ func TestIndexFilesOfWrittenSegmentsAreBuiltWithoutReadingThemBack(t *testing.T)
 	}
 }
 
-// Records that outgrow their bound are dropped, and the segment is read
-// back for its index file instead; so is a segment whose records were
-// never kept.
-func TestLiveIndexRecordsPastTheirBoundFallBackToReadingBack(t *testing.T) {
+// Group commits of many entries each, across several rolls, get index
+// files from the flusher's records without a segment read, and a reopen
+// replays them exactly as a scan does.
+func TestIndexFilesFromChunksOfManyEntriesReplayAsAScanDoes(t *testing.T) {
 	dir := t.TempDir()
-	l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
+	efs := vfs.NewErrorFS(vfs.OS)
+	var reads atomic.Int64
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
+			reads.Add(1)
+		}
+		return nil
+	})
+	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 16 << 10, IndexPrefix: testPrefix})
+	var last Appended
+	for i := range 3000 {
+		a, err := l.Append(uint64(1+i%3), payloadOf(i), Mark{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = a
+		if i%700 == 0 {
+			l.Roll()
+		}
+	}
+	if err := last.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	l.Roll()
+	if a, err := l.Append(1, payloadOf(1), Mark{}); err != nil || a.Wait() != nil {
+		t.Fatalf("append after the last roll: %v", err)
+	}
+	l.WaitIndexed()
+	l.Close()
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("%d segment reads; want none", n)
+	}
+	l, indexed, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	l.Close()
+	l, scanned, _ := openLog(t, Options{Dir: dir})
+	l.Close()
+	if rep.Indexed < rep.Segments-1 {
+		t.Fatalf("%d of %d segments replayed from index files; want all but the active one", rep.Indexed, rep.Segments)
+	}
+	sameReplay(t, scanned, indexed, uint64(rep.Segments))
+}
+
+// A segment whose records would pass their bound gives them up early, keeps
+// the buffer for the next segment, and is read back for its index file,
+// which a reopen trusts.
+func TestSegmentsOfSmallEntriesAreReadBackForTheirIndexFiles(t *testing.T) {
+	dir := t.TempDir()
+	efs := vfs.NewErrorFS(vfs.OS)
+	var reads atomic.Int64
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
+			reads.Add(1)
+		}
+		return nil
+	})
+	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix, liveIndexBytes: 64})
+	appendDurably(t, l, 300)
+	l.WaitIndexed()
+	l.Close()
+	if reads.Load() == 0 {
+		t.Fatal("no segment was read back, though every segment's records passed their bound")
+	}
+	l, indexed, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
+	l.Close()
+	l, scanned, _ := openLog(t, Options{Dir: dir})
+	l.Close()
+	if rep.Indexed < rep.Segments-1 || rep.Segments < 3 {
+		t.Fatalf("%d of %d segments replayed from index files; want all but the active one, of several", rep.Indexed, rep.Segments)
+	}
+	sameReplay(t, scanned, indexed, uint64(rep.Segments))
+}
+
+// Records are given up once past their bound, or as soon as the first
+// eighth of the segment shows they will pass it; either way the buffer is
+// kept for the next segment. A torn frame gives them up too.
+func TestLiveIndexRecordsAreGivenUpPastTheirBound(t *testing.T) {
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), SegmentBytes: 1 << 20, IndexPrefix: testPrefix, liveIndexBytes: 64 << 10})
 	defer l.Close()
-	s := &segment{liveOn: true}
 	frame := appendFrame(nil, 1, 1, 1, make([]byte, 100), payloadCRC(make([]byte, 100)))
-	for len(s.live) <= maxLiveIndexBytes && !s.liveOff {
-		l.recordLive(s, frame)
+	spare := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return cap(l.liveSpare)
 	}
-	if !s.liveOff || s.live != nil {
-		t.Fatalf("after %d records: liveOff %v, %d bytes kept; want the records dropped", s.liveN, s.liveOff, len(s.live))
+
+	s := &segment{liveOn: true}
+	end := int64(0)
+	for !s.liveOff {
+		end += int64(len(frame))
+		l.recordLive(s, frame, end)
 	}
+	// 32-byte records of 132-byte frames: 1 MiB of them would take 254 KiB
+	// of records, past the 64 KiB bound, which the first eighth shows.
+	if end > 1<<20/8+int64(len(frame)) || s.live != nil {
+		t.Fatalf("records given up at %d bytes of the segment, %d kept; want at its first eighth, none kept", end, len(s.live))
+	}
+	if spare() == 0 {
+		t.Fatal("the records buffer was not kept for the next segment")
+	}
+
+	big := &segment{liveOn: true}
+	for !big.liveOff {
+		l.recordLive(big, frame, int64(len(frame))) // as if at the segment's start: only the bound stops it
+	}
+	if big.liveN*32 <= 64<<10 {
+		t.Fatalf("records given up after %d; want past the 64 KiB bound", big.liveN)
+	}
+
 	torn := &segment{liveOn: true}
-	l.recordLive(torn, frame[:len(frame)-1])
+	l.recordLive(torn, frame[:len(frame)-1], int64(len(frame)-1))
 	if !torn.liveOff {
 		t.Fatal("a torn frame's records were kept")
 	}
