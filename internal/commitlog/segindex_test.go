@@ -472,30 +472,31 @@ func TestSegmentEntriesAfterTheIndexFileIsWritten(t *testing.T) {
 	}
 }
 
+// countSegmentReads returns a file system that counts the reads of
+// segment files, and the count so far.
+func countSegmentReads() (*vfs.ErrorFS, func() int64) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	var reads atomic.Int64
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
+			reads.Add(1)
+		}
+		return nil
+	})
+	return efs, reads.Load
+}
+
 // A segment the flusher wrote gets its index file from the records it
 // kept as it wrote, without reading the segment back; the file is byte
 // for byte what reading the segment back builds.
 func TestIndexFilesOfWrittenSegmentsAreBuiltWithoutReadingThemBack(t *testing.T) {
 	dir := t.TempDir()
-	efs := vfs.NewErrorFS(vfs.OS)
-	var mu sync.Mutex
-	segReads := 0
-	efs.SetInjector(func(op vfs.Op, path string) error {
-		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
-			mu.Lock()
-			segReads++
-			mu.Unlock()
-		}
-		return nil
-	})
+	efs, segReads := countSegmentReads()
 	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix})
 	defer l.Close()
 	appendDurably(t, l, 300)
 	l.WaitIndexed()
-	mu.Lock()
-	reads := segReads
-	mu.Unlock()
-	if reads != 0 {
+	if reads := segReads(); reads != 0 {
 		t.Fatalf("the index writer read segments %d times; want none", reads)
 	}
 	built := 0
@@ -530,14 +531,7 @@ func TestIndexFilesOfWrittenSegmentsAreBuiltWithoutReadingThemBack(t *testing.T)
 // replays them exactly as a scan does.
 func TestIndexFilesFromChunksOfManyEntriesReplayAsAScanDoes(t *testing.T) {
 	dir := t.TempDir()
-	efs := vfs.NewErrorFS(vfs.OS)
-	var reads atomic.Int64
-	efs.SetInjector(func(op vfs.Op, path string) error {
-		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
-			reads.Add(1)
-		}
-		return nil
-	})
+	efs, reads := countSegmentReads()
 	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 16 << 10, IndexPrefix: testPrefix})
 	var last Appended
 	for i := range 3000 {
@@ -559,7 +553,7 @@ func TestIndexFilesFromChunksOfManyEntriesReplayAsAScanDoes(t *testing.T) {
 	}
 	l.WaitIndexed()
 	l.Close()
-	if n := reads.Load(); n != 0 {
+	if n := reads(); n != 0 {
 		t.Fatalf("%d segment reads; want none", n)
 	}
 	l, indexed, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
@@ -577,19 +571,12 @@ func TestIndexFilesFromChunksOfManyEntriesReplayAsAScanDoes(t *testing.T) {
 // which a reopen trusts.
 func TestSegmentsOfSmallEntriesAreReadBackForTheirIndexFiles(t *testing.T) {
 	dir := t.TempDir()
-	efs := vfs.NewErrorFS(vfs.OS)
-	var reads atomic.Int64
-	efs.SetInjector(func(op vfs.Op, path string) error {
-		if op == vfs.OpRead && filepath.Ext(path) == ".log" {
-			reads.Add(1)
-		}
-		return nil
-	})
+	efs, reads := countSegmentReads()
 	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 4 << 10, IndexPrefix: testPrefix, liveIndexBytes: 64})
 	appendDurably(t, l, 300)
 	l.WaitIndexed()
 	l.Close()
-	if reads.Load() == 0 {
+	if reads() == 0 {
 		t.Fatal("no segment was read back, though every segment's records passed their bound")
 	}
 	l, indexed, rep := openLog(t, Options{Dir: dir, IndexPrefix: testPrefix})
