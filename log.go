@@ -74,6 +74,15 @@ type Options struct {
 	// only sends consumers more than a segment behind to the disk. Default
 	// false (`millrace serve` turns it on).
 	DropSealedPageCache bool
+	// PreallocateSegments reserves each new segment's whole size on disk
+	// (fallocate) when it is created. Off by default: the first write into
+	// reserved space converts its extent, a metadata change each
+	// fdatasync must commit, and side by side on the project's machine
+	// segments grown by their writes gave lower client p99s in 7 of 8
+	// pairs (BENCHMARKS.md, sixth pass). A full disk then fails a write
+	// instead of the segment's creation; both fail the shard's storage
+	// the same way.
+	PreallocateSegments bool
 	// IndexCacheBytes bounds the memory for index entries of sealed
 	// segments read back from their index files, shared by every shard;
 	// default 64 MiB. A partition keeps the entries (64 bytes per stored
@@ -317,6 +326,7 @@ func (l *Log) commitlogOptions(s *shard, dropCache bool) commitlog.Options {
 		UnwaitedSyncDelay: l.opts.UnwaitedSyncDelay,
 		IndexPrefix:       batch.HeaderSize, // all replayInto reads
 		DropSealedCache:   l.opts.DropSealedPageCache,
+		NoPreallocate:     !l.opts.PreallocateSegments,
 		OnDurable:         onDurable, OnSeal: s.onSeal, OnIndexed: s.onIndexed, OnFlush: l.flushObserver(s), Logger: l.opts.Logger.With("shard", s.id),
 	}
 }

@@ -153,13 +153,14 @@ func TestRestartAfterRetentionDeletedMiddleSegments(t *testing.T) {
 }
 
 // Options reach the shard's commit log: index files with the batch header
-// as their prefix, and DropSealedPageCache as asked.
+// as their prefix, and DropSealedPageCache and PreallocateSegments as asked.
 func TestCommitLogOptionsCarryIndexAndPageCacheSettings(t *testing.T) {
-	for _, drop := range []bool{false, true} {
-		l := openT(t, Options{Dir: t.TempDir(), DropSealedPageCache: drop})
+	for _, on := range []bool{false, true} {
+		l := openT(t, Options{Dir: t.TempDir(), DropSealedPageCache: on, PreallocateSegments: on})
 		o := l.commitlogOptions(l.shards[0], false)
-		if o.IndexPrefix != batch.HeaderSize || o.DropSealedCache != drop {
-			t.Fatalf("DropSealedPageCache %v: commit log options IndexPrefix %d, DropSealedCache %v", drop, o.IndexPrefix, o.DropSealedCache)
+		if o.IndexPrefix != batch.HeaderSize || o.DropSealedCache != on || o.NoPreallocate == on {
+			t.Fatalf("DropSealedPageCache and PreallocateSegments %v: commit log options IndexPrefix %d, DropSealedCache %v, NoPreallocate %v",
+				on, o.IndexPrefix, o.DropSealedCache, o.NoPreallocate)
 		}
 	}
 }

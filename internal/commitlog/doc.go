@@ -34,9 +34,10 @@
 // # Segments
 //
 // A segment is a file named by its sequence number, %020d.log, in the
-// shard's directory. The active segment is preallocated to the segment size
-// (so that appends do not grow the file) and reads as zeros past its last
-// entry; a length of zero therefore marks the clean end. When the active
+// shard's directory. Appends grow the active segment, or, unless
+// Options.NoPreallocate, it is preallocated to the segment size and reads
+// as zeros past its last entry; a length of zero therefore marks the clean
+// end. When the active
 // segment would exceed the segment size, is older than the segment age, or
 // the caller asks, it is sealed: synced, cut to its exact size, synced again,
 // and reported through Options.OnSeal. A sealed segment never changes again.

@@ -74,6 +74,9 @@ type Config struct {
 	// server's default is true: on the project's VM it kept the page cache
 	// from growing into memory whose every first touch is dear.
 	DropSealedPageCache bool `yaml:"drop_sealed_page_cache" toml:"drop_sealed_page_cache"`
+	// PreallocateSegments reserves each new segment's size on disk when it
+	// is created (millrace.Options.PreallocateSegments); default false.
+	PreallocateSegments bool `yaml:"preallocate_segments" toml:"preallocate_segments"`
 	// FsyncUnwaitedDelay is how long, with fsync always, the flusher may
 	// hold an fsync no appender waits for (millrace.Options.UnwaitedSyncDelay).
 	FsyncUnwaitedDelay Duration `yaml:"fsync_unwaited_delay" toml:"fsync_unwaited_delay"`
@@ -280,6 +283,7 @@ func (c *Config) LogOptions() millrace.Options {
 		UnwaitedSyncDelay:   time.Duration(c.FsyncUnwaitedDelay),
 		FlusherNice:         c.FlusherNice,
 		DropSealedPageCache: c.DropSealedPageCache,
+		PreallocateSegments: c.PreallocateSegments,
 		DisableAutoCreate:   !c.AutoCreate,
 		DefaultPartitions:   c.DefaultTopic.Partitions,
 		DefaultConfig:       &tc,

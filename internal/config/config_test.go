@@ -71,6 +71,7 @@ min_free_disk_bytes: 1GB
 retention_interval: 5s
 max_request_bytes: 8MiB
 drop_sealed_page_cache: false
+preallocate_segments: true
 default_topic:
   partitions: 6
   retention_ms: 3600000
@@ -91,6 +92,7 @@ min_free_disk_bytes = "1GB"
 retention_interval = "5s"
 max_request_bytes = "8MiB"
 drop_sealed_page_cache = false
+preallocate_segments = true
 [default_topic]
 partitions = 6
 retention_ms = 3600000
@@ -110,6 +112,7 @@ max_message_bytes = "2MiB"
 		want.SegmentBytes, want.SegmentAge, want.AutoCreate = 64<<20, Duration(10*time.Minute), false
 		want.MinFreeDiskBytes, want.RetentionInterval, want.MaxRequestBytes = 1e9, Duration(5*time.Second), 8<<20
 		want.DropSealedPageCache, want.IndexCacheBytes, want.FsyncUnwaitedDelay = false, 16<<20, Duration(2*time.Millisecond)
+		want.PreallocateSegments = true
 		want.DefaultTopic = TopicDefaults{Partitions: 6, RetentionMs: 3600000, RetentionBytes: -1,
 			SegmentBytes: Default().DefaultTopic.SegmentBytes, MaxMessageBytes: 2 << 20}
 		if c != want {
@@ -117,7 +120,7 @@ max_message_bytes = "2MiB"
 		}
 		opts := c.LogOptions()
 		if opts.DisableAutoCreate != true || opts.DefaultPartitions != 6 || opts.DefaultConfig.MaxMessageBytes != 2<<20 || opts.DropSealedPageCache || opts.IndexCacheBytes != 16<<20 ||
-			opts.UnwaitedSyncDelay != 2*time.Millisecond {
+			opts.UnwaitedSyncDelay != 2*time.Millisecond || !opts.PreallocateSegments {
 			t.Fatalf("%s: log options %+v", name, opts)
 		}
 	}
