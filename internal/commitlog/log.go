@@ -236,13 +236,13 @@ type segment struct {
 	// live holds the index records of the entries written into this
 	// segment, built by the flusher from the bytes it wrote (recordLive),
 	// so that the index writer need not read the sealed segment back. It
-	// is dropped, and liveOff set, once it passes maxLiveIndexBytes; a
-	// segment Open recovered has none. Owned by the flusher until
-	// queueIndex hands it to the index job.
+	// is given up, and liveOff set, once it passes or is on course to pass
+	// Options.liveIndexBytes; a segment Open recovered has none. Owned by
+	// the flusher until queueIndex hands it to the index job.
 	live    []byte
 	liveN   int  // records in live
 	liveOn  bool // created by the flusher, so live covers every entry
-	liveOff bool // live outgrew its bound
+	liveOff bool // live given up (or handed over)
 }
 
 // Log is one shard's commit log. Append and reads are safe for concurrent
