@@ -32,7 +32,7 @@ func (l *Log) run() {
 		case <-tick:
 			l.rollIfOld()
 		case <-l.quit:
-			unsynced = l.flush(unsynced, true, true)
+			l.flush(unsynced, true, true)
 			return
 		}
 		if l.opts.Sync.Mode == SyncInterval && time.Since(lastSync) >= l.opts.Sync.Interval {
