@@ -76,21 +76,36 @@ func main() {
 	if err != nil {
 		log.Fatalf("nullbroker: listen on %s: %v", *addr, err)
 	}
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	p, _ := strconv.Atoi(port)
-	b := &broker{host: host, port: int32(p), topics: map[string][]int64{}}
+	var f *os.File
 	if *file != "" {
-		f, err := os.OpenFile(*file, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
-		if err != nil {
+		if f, err = os.OpenFile(*file, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644); err != nil {
 			log.Fatalf("nullbroker: %v", err)
 		}
-		b.log = newSyncLog(f)
-		go b.log.run()
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() { <-sig; ln.Close() }()
 	fmt.Fprintf(os.Stderr, "nullbroker: listening on %s\n", ln.Addr())
+	newBroker(ln, f).accept(ln)
+}
+
+// newBroker returns a broker that advertises ln's address and, if f is
+// not nil, appends produced batches to f (its syncer goroutine started
+// here, for the life of the process).
+func newBroker(ln net.Listener, f *os.File) *broker {
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	b := &broker{host: host, port: int32(p), topics: map[string][]int64{}}
+	if f != nil {
+		b.log = newSyncLog(f)
+		go b.log.run()
+	}
+	return b
+}
+
+// accept serves ln's connections, each on a goroutine of its own, until ln
+// is closed.
+func (b *broker) accept(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
