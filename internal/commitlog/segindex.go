@@ -188,8 +188,8 @@ func (l *Log) buildIndex(j indexJob) error {
 }
 
 // writeIndexRecords writes j's header, a record per entry and the
-// checksum to f: the records the flusher kept (j.live), or else read from
-// segment s, checking each frame.
+// checksum to f: the records the flusher kept (j.live), or else those read
+// back from segment s (readIndexRecords).
 func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *segment, j indexJob) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	crc := crc32.New(castagnoli)
@@ -197,15 +197,24 @@ func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *se
 	if _, err := out.Write(j.header(l.opts.IndexPrefix)); err != nil {
 		return err
 	}
+	var err error
 	if j.live != nil {
-		if _, err := out.Write(j.live); err != nil {
-			return err
-		}
-		if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
-			return err
-		}
-		return w.Flush()
+		_, err = out.Write(j.live)
+	} else {
+		err = l.readIndexRecords(out, s, j)
 	}
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// readIndexRecords reads segment s, checking each frame and that it holds
+// j's entries exactly, and writes a record per entry to out.
+func (l *Log) readIndexRecords(out io.Writer, s *segment, j indexJob) error {
 	sc := scanner{f: s.file, size: j.segSize, buf: make([]byte, 0, 4<<20)}
 	var rec []byte
 	n := 0
@@ -234,10 +243,7 @@ func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *se
 	if n != j.count || sc.pos != j.segSize {
 		return fmt.Errorf("%s holds %d entries in %d bytes; %d in %d expected", s.path, n, sc.pos, j.count, j.segSize)
 	}
-	if _, err := w.Write(binary.LittleEndian.AppendUint32(nil, crc.Sum32())); err != nil {
-		return err
-	}
-	return w.Flush()
+	return nil
 }
 
 // indexWriter is the goroutine that builds the index files of sealed

@@ -163,12 +163,9 @@ func (f osFile) Preallocate(n int64) error {
 	return nil
 }
 
-func (f osFile) DropCache() error {
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		return &os.PathError{Op: "fadvise", Path: f.Name(), Err: err}
-	}
-	return nil
-}
+// DropCache is DropCacheRange of the whole file: a length of 0 reaches
+// the file's end.
+func (f osFile) DropCache() error { return f.DropCacheRange(0, 0) }
 
 func (f osFile) DropCacheRange(off, n int64) error {
 	if err := unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED); err != nil {
