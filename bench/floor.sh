@@ -35,7 +35,6 @@ sport=$(freeport)
 npid=$!
 "$work/nullbroker" -addr "127.0.0.1:$sport" -file "$work/nullsync.log" 2> "$work/nullsync.err" &
 spid=$!
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; kill $npid $spid 2>/dev/null; rm -rf "$work"' EXIT
 for p in "$nport" "$sport"; do
 	for _ in $(seq 100); do
 		(exec 3<> "/dev/tcp/127.0.0.1/$p") 2> /dev/null && break
@@ -44,16 +43,15 @@ for p in "$nport" "$sport"; do
 done
 
 n=0
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # target port pid acks
 	n=$((n + 1))
 	local f="$work/run$n" t0
 	echo "$1 $4" > "$f.name"
 	[ "$1" = millrace ] && curl -sf "127.0.0.1:$port/metrics" > "$f.before"
-	t0=$(ticks "$3")
+	t0=$(cputicks "$3")
 	"$work/millrace" bench produce --topic "floor-$4" --acks "$4" --rate "$rate" --duration "${secs}s" \
 		--brokers "127.0.0.1:$2" --producers 1 --client "$client" ${BENCH_FLAGS:-} --quiet --json > "$f.json"
-	echo "$t0 $(ticks "$3") $(getconf CLK_TCK)" > "$f.cpu"
+	echo "$t0 $(cputicks "$3") $(getconf CLK_TCK)" > "$f.cpu"
 	[ "$1" = millrace ] && curl -sf "127.0.0.1:$port/metrics" > "$f.after"
 	echo "run $n: $1 acks=$4 done" >&2
 }
@@ -67,7 +65,7 @@ done
 
 PYTHONPATH=bench python3 - "$work" "$n" "$rate" "$client" <<'PY'
 import json, os, statistics, sys
-from histq import hist, ms, quantile
+from histq import FSYNC, PRODUCE, ms, run_quantile
 work, n, rate, client = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 print(f'{client} client, {rate:,} records/s of 128 B, one producer, client on the same machine')
 print()
@@ -81,11 +79,7 @@ for i in range(1, n + 1):
     srv = fs = '–'
     if os.path.exists(f + '.before'):
         b, a = f + '.before', f + '.after'
-        s99, _ = quantile(hist(b, 'millrace_kafka_request_duration_seconds', {'api': 'Produce'}),
-                          hist(a, 'millrace_kafka_request_duration_seconds', {'api': 'Produce'}), 0.99)
-        f99, _ = quantile(hist(b, 'millrace_fsync_duration_seconds', {'shard': '0'}),
-                          hist(a, 'millrace_fsync_duration_seconds', {'shard': '0'}), 0.99)
-        srv, fs = ms(s99), ms(f99)
+        srv, fs = ms(run_quantile(b, a, PRODUCE, 0.99)), ms(run_quantile(b, a, FSYNC, 0.99))
     label = 'acks=1' if acks == 'leader' else 'acks=all'
     sent = r.get('ServiceP99') or 0
     t0, t1, hz = map(int, open(f + '.cpu').read().split())

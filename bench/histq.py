@@ -7,14 +7,17 @@ BEFORE and AFTER are two scrapes of /metrics, taken before and after a run.
 It prints, for the Produce request time, the fsync time and the flush write
 time, the count the run added and the upper bound of the bucket holding its
 p50, p99 and p99.9 (buckets are each 1.5x the last). bench/latency.sh and
-bench/acksall.sh import hist and quantile from here.
+bench/acksall.sh import hist and quantile from here; floor.sh and ab.sh,
+run_quantile.
 """
 import re
 import sys
 
+PRODUCE = ("millrace_kafka_request_duration_seconds", {"api": "Produce"})
+FSYNC = ("millrace_fsync_duration_seconds", {"shard": "0"})
 SERIES = (
-    ("Produce requests", "millrace_kafka_request_duration_seconds", {"api": "Produce"}),
-    ("fsync", "millrace_fsync_duration_seconds", {"shard": "0"}),
+    ("Produce requests",) + PRODUCE,
+    ("fsync",) + FSYNC,
     ("flush writes", "millrace_flush_write_duration_seconds", {"shard": "0"}),
 )
 
@@ -45,6 +48,13 @@ def quantile(before, after, q):
         if c >= q * total:
             return le, int(total)
     return les[-1], int(total)
+
+
+def run_quantile(before_path, after_path, series, q):
+    """Upper bound of the bucket holding quantile q of what a run added to
+    series (PRODUCE, FSYNC, ...), from scrapes at before_path and after_path."""
+    name, labels = series
+    return quantile(hist(before_path, name, labels), hist(after_path, name, labels), q)[0]
 
 
 def ms(v):
