@@ -43,6 +43,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sys/unix"
+
+	"github.com/millrace/millrace/internal/kafka"
 )
 
 // maxFrame bounds a request frame, as millrace's default does.
@@ -187,7 +189,7 @@ func (w *respWriter) send(corr int32, resp kmsg.Response, synced <-chan struct{}
 	if synced == nil && w.queued.Load() == 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.out = appendFrame(w.out[:0], corr, resp)
+		w.out = kafka.AppendResponse(w.out[:0], corr, resp)
 		_, err := w.c.Write(w.out)
 		return err
 	}
@@ -196,7 +198,7 @@ func (w *respWriter) send(corr int32, resp kmsg.Response, synced <-chan struct{}
 		go w.run()
 	}
 	w.queued.Add(1)
-	w.queue <- response{frame: appendFrame(nil, corr, resp), synced: synced}
+	w.queue <- response{frame: kafka.AppendResponse(nil, corr, resp), synced: synced}
 	return nil
 }
 
@@ -222,21 +224,6 @@ func (w *respWriter) close() {
 	if w.queue != nil {
 		close(w.queue)
 	}
-}
-
-// appendFrame appends a response frame: size, correlation id, the
-// response header's tags when flexible (never for ApiVersions), and the
-// body.
-func appendFrame(dst []byte, corr int32, resp kmsg.Response) []byte {
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = kbin.AppendInt32(dst, corr)
-	if resp.IsFlexible() && resp.Key() != 18 {
-		dst = append(dst, 0)
-	}
-	dst = resp.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
 }
 
 // keepCached is how much of the file's end the page cache keeps.

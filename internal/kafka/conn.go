@@ -420,7 +420,7 @@ func (c *conn) writeLocked(sl *slot, flush bool) error {
 // bufferLocked encodes a response frame into the write buffer. c.wmu is
 // held.
 func (c *conn) bufferLocked(corr int32, resp kmsg.Response) error {
-	c.wbuf = appendResponse(c.wbuf[:0], corr, resp)
+	c.wbuf = AppendResponse(c.wbuf[:0], corr, resp)
 	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	_, err := c.bw.Write(c.wbuf)
 	if cap(c.wbuf) > 1<<20 {
@@ -470,10 +470,11 @@ func (c *conn) observe(sl *slot) {
 	}
 }
 
-// appendResponse appends a response frame: size, correlation id, the
+// AppendResponse appends a response frame: size, correlation id, the
 // response header's tag section if flexible (never for ApiVersions, whose
 // response header stays v0 so that any client can read it), and the body.
-func appendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
+// bench/nullbroker frames its responses with it too.
+func AppendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = kbin.AppendInt32(dst, corr)

@@ -58,7 +58,7 @@ func TestFetchFrameWithSplicesIsTheEncodedResponse(t *testing.T) {
 	for version := int16(4); version <= 13; version++ {
 		for range 30 {
 			resp := randomFetchResponse(r, version)
-			want := appendResponse(nil, 77, resp)
+			want := AppendResponse(nil, 77, resp)
 			if !spliceable(resp) {
 				continue
 			}
