@@ -137,6 +137,35 @@ func (d Durability) Wait(ctx context.Context) error {
 	}
 }
 
+// Notify arranges for fn to be called once, with what Wait(ctx) would
+// return, when the append is durable or its storage failed: for a plain
+// append on the commit log's flusher as it completes the group commit (no
+// goroutine waits, and none has to be woken to learn it), for a duplicate
+// of an append still in flight on a goroutine that watches the partition's
+// durable watermark until ctx ends. fn must be quick and must not block:
+// it may run on the flusher. If ctx ends first, fn gets Wait's error for
+// it only on the duplicate path; a caller that answers by a deadline
+// arms its own timer (see the Kafka produce handler).
+func (d Durability) Notify(ctx context.Context, fn func(error)) {
+	switch {
+	case d.p == nil:
+		fn(nil)
+	case d.app.Index != 0:
+		l, p, last := d.l, d.p, d.last
+		d.app.OnDone(func(err error) {
+			if err != nil {
+				// On its own goroutine: the flusher calling here must
+				// not wait for the log's lock.
+				go l.shardFailed(p.shard)
+				err = fmt.Errorf("millrace: append to %s/%d at offset %d: %w: %w", p.topic.name(), p.index, last, ErrStorage, err)
+			}
+			fn(err)
+		})
+	default:
+		go func() { fn(d.Wait(ctx)) }()
+	}
+}
+
 // appendValidated assigns offsets and hands the batch to the shard's commit
 // log, under the partition's append lock.
 func (l *Log) appendValidated(p *partition, b []byte, h batch.Header, cfg TopicConfig, expected *int64) (AppendResult, commitlog.Appended, error) {

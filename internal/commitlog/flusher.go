@@ -243,8 +243,9 @@ func (l *Log) seal(s *segment) error {
 
 // complete finishes chunks: on success it reports their marks as durable
 // and keeps them as tail cache; on failure it fails the log. Either way it
-// wakes their waiters. Marks are handed back before waiters wake, so that a
-// waiter sees the watermarks its entry moved.
+// wakes their waiters and calls what OnDone registered. Marks are handed
+// back before waiters wake, so that a waiter sees the watermarks its entry
+// moved.
 func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 	if len(chunks) == 0 && err == nil {
 		return
@@ -268,9 +269,21 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 		}
 		close(c.done)
 	}
+	var notify [][]func(error)
 	l.mu.Lock()
+	for _, c := range chunks {
+		if len(c.notify) > 0 {
+			notify = append(notify, c.notify)
+		}
+		c.notify, c.notified = nil, true
+	}
 	l.evictLocked()
 	l.mu.Unlock()
+	for _, fns := range notify {
+		for _, fn := range fns {
+			fn(err)
+		}
+	}
 }
 
 // evictLocked drops the oldest durable chunks past the tail cache bound and

@@ -180,6 +180,11 @@ type chunk struct {
 	written bool        // guarded by Log.mu
 	durable bool        // guarded by Log.mu
 	wanted  atomic.Bool // someone waits for its durability
+	// notify holds the functions OnDone registered, called once done is
+	// closed; notified says they have been taken to be called (then a
+	// late OnDone calls its function itself). Both guarded by Log.mu.
+	notify   []func(error)
+	notified bool
 }
 
 // Wait blocks until the entry's chunk is durable (per the sync policy) or
@@ -195,6 +200,26 @@ func (a Appended) Wait() error {
 func (a Appended) Done() <-chan struct{} {
 	a.want()
 	return a.c.done
+}
+
+// OnDone arranges for fn to be called once, with Err's value, when the
+// entry is durable or failed: on the flusher goroutine as it completes the
+// entry's group commit (after Done is closed and the marks are handed to
+// Options.OnDurable), or at once on the caller's goroutine if that has
+// already happened. It spares a goroutine parked on Done, and the wake-up
+// that would hand the result to it. fn holds up the flusher while it runs:
+// it must be quick, must not block, and must not call into the log.
+// Registering counts as waiting (see Options.UnwaitedSyncDelay).
+func (a Appended) OnDone(fn func(error)) {
+	a.want()
+	a.l.mu.Lock()
+	if a.c.notified {
+		a.l.mu.Unlock()
+		fn(a.c.err)
+		return
+	}
+	a.c.notify = append(a.c.notify, fn)
+	a.l.mu.Unlock()
 }
 
 // want marks the entry's chunk as waited for, and tells a flusher holding

@@ -673,3 +673,76 @@ func TestFlusherRunsAtItsNiceValue(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestOnDoneIsCalledOnceAfterTheMarksWithTheOutcome: a function registered
+// with OnDone runs exactly once, after the entry's mark reached OnDurable;
+// registered after completion, it runs at once; a failed fsync reaches it
+// as an error.
+func TestOnDoneIsCalledOnceAfterTheMarksWithTheOutcome(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	var durable atomic.Int64
+	l, _, _ := openLog(t, Options{FS: efs, Dir: t.TempDir(), OnDurable: func(m []Mark) {
+		durable.Store(m[len(m)-1].Value)
+	}})
+	defer l.Close()
+
+	const n = 300
+	type outcome struct {
+		err     error
+		durable int64
+	}
+	got := make(chan outcome, 2*n)
+	for i := 1; i <= n; i++ {
+		a, err := l.Append(1, payloadOf(i), Mark{Value: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.OnDone(func(err error) { got <- outcome{err, durable.Load() - int64(i)} })
+	}
+	for range n {
+		select {
+		case o := <-got:
+			if o.err != nil {
+				t.Fatalf("OnDone: %v", o.err)
+			}
+			if o.durable < 0 {
+				t.Fatalf("OnDone called before its mark reached OnDurable (%d marks short)", -o.durable)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("OnDone not called within 10 s")
+		}
+	}
+
+	a, _ := l.Append(1, []byte("late"), Mark{Value: n + 1})
+	if err := a.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	a.OnDone(func(err error) { called = err == nil })
+	if !called {
+		t.Fatal("OnDone on a durable entry did not call its function at once, with no error")
+	}
+
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			return errors.New("EIO")
+		}
+		return nil
+	})
+	b, _ := l.Append(1, []byte("lost"), Mark{Value: n + 2})
+	failed := make(chan error, 2)
+	b.OnDone(func(err error) { failed <- err })
+	select {
+	case err := <-failed:
+		if err == nil {
+			t.Fatal("OnDone reported success for an entry whose fsync failed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnDone not called for a failed fsync within 10 s")
+	}
+	efs.SetInjector(nil)
+	time.Sleep(50 * time.Millisecond)
+	if len(got) != 0 || len(failed) != 0 {
+		t.Fatalf("OnDone functions called more than once: %d and %d extra calls", len(got), len(failed))
+	}
+}

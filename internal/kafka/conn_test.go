@@ -434,6 +434,86 @@ func TestAcksWaitForTheFsyncAsAsked(t *testing.T) {
 	}
 }
 
+// An acks=all request over two partitions is answered at its timeout when
+// the disk does not answer (REQUEST_TIMED_OUT, no offset: nothing is
+// acknowledged), and with KAFKA_STORAGE_ERROR when the fsync fails; the
+// connection stays usable either way.
+func TestAcksAllIsAnsweredAtItsTimeoutOrWithTheStorageError(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	ts := startServer(t, "", Config{}, millrace.Options{FS: efs})
+	if _, err := ts.log.CreateTopic("slow", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, ts)
+	rp := &rawProducer{t: t, topic: "slow", pid: -1}
+	produce := func(corr int32, timeout int32) *kmsg.ProduceResponse {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = -1, timeout
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "slow"
+		rt.Partitions = []kmsg.ProduceRequestTopicPartition{
+			{Partition: 0, Records: rp.batch(0, 0, 3, 0)},
+			{Partition: 1, Records: rp.batch(0, 0, 2, 0)},
+		}
+		req.Topics = append(req.Topics, rt)
+		return c.roundTrip(req, corr).(*kmsg.ProduceResponse)
+	}
+	codes := func(resp *kmsg.ProduceResponse) (codes []int16, offsets []int64) {
+		for _, p := range resp.Topics[0].Partitions {
+			codes, offsets = append(codes, p.ErrorCode), append(offsets, p.BaseOffset)
+		}
+		return codes, offsets
+	}
+
+	stall := make(chan struct{})
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			<-stall
+		}
+		return nil
+	})
+	start := time.Now()
+	got, offsets := codes(produce(1, 200))
+	took := time.Since(start)
+	efs.SetInjector(nil)
+	close(stall)
+	for i, code := range got {
+		if code != kerr.RequestTimedOut.Code || offsets[i] != -1 {
+			t.Fatalf("partition %d with the disk stalled: %v at offset %d, want REQUEST_TIMED_OUT at -1", i, kerr.ErrorForCode(code), offsets[i])
+		}
+	}
+	if took < 150*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("answered after %v with a timeout of 200 ms", took)
+	}
+
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			return errors.New("EIO")
+		}
+		return nil
+	})
+	got, offsets = codes(produce(2, 10000))
+	efs.SetInjector(nil)
+	for i, code := range got {
+		if code != kerr.KafkaStorageError.Code || offsets[i] != -1 {
+			t.Fatalf("partition %d with the fsync failing: %v at offset %d, want KAFKA_STORAGE_ERROR at -1", i, kerr.ErrorForCode(code), offsets[i])
+		}
+	}
+	// The shard reopens on its own; appends are acknowledged again.
+	deadline := time.Now().Add(10 * time.Second)
+	for corr := int32(3); ; corr++ {
+		got, _ = codes(produce(corr, 10000))
+		if got[0] == 0 && got[1] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("produce after the disk recovered: %v, %v", kerr.ErrorForCode(got[0]), kerr.ErrorForCode(got[1]))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // A panic while a response is written on the reader goroutine (here, in
 // the OnRequest hook) closes that connection only: the writer goroutine
 // must not be left waiting for the write lock, so the server still shuts

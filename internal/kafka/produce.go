@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -78,19 +79,86 @@ func handleProduce(s *Server, r *request) {
 		if timeout <= 0 {
 			timeout = defaultProduceTimeout
 		}
-		s.goAsync(r, func() {
-			ctx, cancel := context.WithTimeout(r.c.ctx, timeout)
-			defer cancel()
-			for _, w := range waits {
-				if err := w.d.Wait(ctx); err != nil {
-					err = fmt.Errorf("kafka: produce to %s/%d at offset %d: waiting for fsync: %w", w.topic, w.part, w.rp.BaseOffset, err)
-					w.rp.ErrorCode, w.rp.ErrorMessage = errorCode(err), errorMessage(err)
-					w.rp.BaseOffset = -1
-				}
-			}
-			r.respond(resp)
-		})
+		awaitDurable(r, resp, waits, timeout)
 	}
+}
+
+// produceAnswer collects the fsyncs one produce request waits for and
+// answers it once the last is in, or at its timeout with what is missing
+// marked timed out, whichever comes first. Its callbacks run on the commit
+// logs' flushers (Durability.Notify), so no goroutine waits per request and
+// the answer is one wake-up (the connection's writer) from the fsync.
+type produceAnswer struct {
+	r     *request
+	resp  *kmsg.ProduceResponse
+	waits []durableWait
+
+	mu       sync.Mutex // guards everything below, and the fields of waits' rp
+	left     int        // waits not yet in
+	in       []bool     // which waits are in
+	answered bool
+	timer    *time.Timer
+	cancel   context.CancelFunc // ends the duplicates' waits
+}
+
+// awaitDurable answers r with resp once every wait's batch is durable.
+func awaitDurable(r *request, resp *kmsg.ProduceResponse, waits []durableWait, timeout time.Duration) {
+	ctx, cancel := context.WithCancel(r.c.ctx)
+	a := &produceAnswer{r: r, resp: resp, waits: waits, left: len(waits), in: make([]bool, len(waits)), cancel: cancel}
+	a.mu.Lock()
+	a.timer = time.AfterFunc(timeout, a.expire)
+	a.mu.Unlock()
+	for i := range waits {
+		waits[i].d.Notify(ctx, func(err error) { a.finish(i, err) })
+	}
+}
+
+// finish records wait i's outcome and answers if it was the last.
+func (a *produceAnswer) finish(i int, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answered || a.in[i] {
+		return
+	}
+	a.in[i] = true
+	if err != nil {
+		a.fail(i, fmt.Errorf("waiting for fsync: %w", err))
+	}
+	if a.left--; a.left == 0 {
+		a.answerLocked()
+	}
+}
+
+// expire answers at the request's timeout, each batch not yet durable
+// marked timed out.
+func (a *produceAnswer) expire() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answered {
+		return
+	}
+	for i := range a.waits {
+		if !a.in[i] {
+			a.fail(i, fmt.Errorf("waiting for fsync: %w", context.DeadlineExceeded))
+		}
+	}
+	a.answerLocked()
+}
+
+// fail marks wait i's partition failed with err. a.mu is held.
+func (a *produceAnswer) fail(i int, err error) {
+	w := &a.waits[i]
+	err = fmt.Errorf("kafka: produce to %s/%d at offset %d: %w", w.topic, w.part, w.rp.BaseOffset, err)
+	w.rp.ErrorCode, w.rp.ErrorMessage = errorCode(err), errorMessage(err)
+	w.rp.BaseOffset = -1
+}
+
+// answerLocked sends the response, once. a.mu is held.
+func (a *produceAnswer) answerLocked() {
+	a.answered = true
+	a.timer.Stop()
+	a.cancel()
+	a.r.respond(a.resp)
 }
 
 // errNotOneBatch: Kafka requires exactly one record batch per partition in
