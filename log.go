@@ -66,9 +66,11 @@ type Options struct {
 	// negative value keeps durable acknowledgements from waiting behind
 	// other threads. Default 0: the host process's threads are left alone.
 	FlusherNice int
-	// DropSealedPageCache drops a sealed segment's cached pages once the
-	// segment after it is sealed too, so that the page cache holds about
-	// two segments per shard and its freed pages are the next written. On
+	// DropSealedPageCache drops written segments' cached pages one
+	// segment behind the writes: as the active segment fills, the one
+	// before it leaves the page cache a MiB at a time up to the same
+	// offset, so that the page cache holds about one segment per shard and
+	// its freed pages are the next written. On
 	// a VM whose first touch of a page is dear, a growing page cache
 	// stalled writes (BENCHMARKS.md, "Fourth pass"); elsewhere the option
 	// only sends consumers more than a segment behind to the disk. Default

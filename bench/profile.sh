@@ -5,7 +5,9 @@
 # (default 800,000) with ACKS (default leader) for 16 s, takes a
 # PROFILE_SECONDS (default 10) CPU profile of the server from 3 s in, and
 # prints the client's summary and the profile's top functions by
-# cumulative time (go tool pprof -top -cum). The profile is kept in
+# cumulative time (go tool pprof -top -cum). PROFILE=allocs takes the
+# allocations made over that window instead (the allocs profile's delta),
+# listed by bytes allocated. The profile is kept in
 # PROFILE_OUT (default ./server.prof) for `go tool pprof`. Compare builds
 # with MILLRACE_BIN, settings with MILLRACE_CONFIG_FILE. Stops by itself.
 set -euo pipefail
@@ -19,8 +21,13 @@ bench --count 200000 --acks all > /dev/null
 bench --rate "${RATE:-800000}" --duration 16s --acks "${ACKS:-leader}" > "$work/run.txt" &
 load=$!
 sleep 3
-curl -sf "127.0.0.1:$pport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-10}" > "$out"
+kind=${PROFILE:-profile}
+curl -sf "127.0.0.1:$pport/debug/pprof/$kind?seconds=${PROFILE_SECONDS:-10}" > "$out"
 wait "$load"
 cat "$work/run.txt"
 echo
-go tool pprof -top -cum -nodecount=40 "$work/millrace" "$out" 2>/dev/null
+if [ "$kind" = allocs ]; then
+	go tool pprof -sample_index=alloc_space -top -nodecount=40 "$work/millrace" "$out" 2>/dev/null
+else
+	go tool pprof -top -cum -nodecount=40 "$work/millrace" "$out" 2>/dev/null
+fi

@@ -48,10 +48,19 @@
 // with the entry's place in the log; a single flusher goroutine, owned by the
 // Log and stopped by Close, writes whole chunks with one write each and then,
 // under the `always` policy, issues one fdatasync for everything it wrote.
-// Every append that was waiting is durable after that one call. Under
+// Every append that was waiting is durable after that one call; a waiter
+// either blocks on its entry (Appended.Wait, Done) or registers a function
+// the flusher calls as it completes the group commit (Appended.OnDone),
+// which spares the wake-up of a goroutine parked for it. Under
 // `interval` the flusher syncs on a timer; under `never` it never syncs (the
 // operating system writes back when it likes, and a crash may lose what it
 // had not).
+//
+// Two more goroutines serve the flusher, both owned by the Log and
+// stopped by Close: the index writer, which writes each sealed segment's
+// index file (segindex.go), and, with Options.DropSealedCache, the dropper,
+// which drops the page cache one segment behind the flusher's writes
+// (dropcache.go).
 //
 // Memory for entries not yet written and synced is bounded by
 // Options.MaxPendingBytes: at the bound Append fails at once with an error

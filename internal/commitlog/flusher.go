@@ -174,7 +174,11 @@ func (l *Log) writeChunk(c *chunk) (*segment, error) {
 			s.firstIndex = first
 		}
 		s.lastIndex = c.lastIdx
+		moved := l.noteWrittenLocked(s.seq, s.size)
 		l.mu.Unlock()
+		if moved && l.dropWake != nil {
+			l.wakeDropper()
+		}
 		l.recordLive(s, c.buf, c.pos+int64(len(c.buf)))
 	}
 	if c.seal {

@@ -75,10 +75,11 @@ type Options struct {
 	// fsync covers more writes; a Wait or Done meanwhile ends the hold. 0:
 	// fsync as soon as written.
 	UnwaitedSyncDelay time.Duration
-	// DropSealedCache, with IndexPrefix above 0, has the index writer drop
-	// the cached pages of the segment before each one it indexes
-	// (fadvise DONTNEED), so that the page cache holds the newest sealed
-	// segment and the active one, and the pages freed are the next ones
+	// DropSealedCache keeps the segments' page cache at about one
+	// segment's worth: a goroutine drops the cached pages of the segment
+	// before the one being written up to the offset being written
+	// (fadvise DONTNEED, a MiB at a time as the writes advance), and every
+	// earlier segment whole, so that the pages freed are the next ones
 	// written. Where a page's first touch is dear (a VM whose free memory
 	// goes back to the host) that saves much of the cost of writing; a
 	// consumer more than a segment behind then reads from the disk.
@@ -264,8 +265,7 @@ type segment struct {
 	// is given up, and liveOff set, once it passes or is on course to pass
 	// Options.liveIndexBytes; a segment Open recovered has none. Owned by
 	// the flusher until queueIndex hands it to the index job.
-	live    []byte
-	liveN   int  // records in live
+	live    liveRecords
 	liveOn  bool // created by the flusher, so live covers every entry
 	liveOff bool // live given up (or handed over)
 }
@@ -301,19 +301,28 @@ type Log struct {
 	quit   chan struct{}
 	done   chan struct{}
 
+	// headSeq and headPos are how far the flusher has written; the
+	// dropper (dropcache.go) follows them one segment behind. dropWake
+	// (buffered(1)) wakes it; dropDone is closed when it returns (nil
+	// without Options.DropSealedCache).
+	headSeq  uint64
+	headPos  int64
+	dropWake chan struct{}
+	dropDone chan struct{}
+
 	indexJobs chan indexJob // sealed segments' index files, flusher to index writer
 	indexDone chan struct{} // closed when the index writer returns
 	// indexPending counts index jobs queued (Open's backlog and the
 	// channel's) and not yet built or dropped; indexIdle (on mu) is
 	// broadcast when it reaches zero. Guarded by mu.
 	indexPending int
-	// liveQueued is the bytes of live index records held by queued index
-	// jobs (bounded by maxQueuedLiveBytes); guarded by mu.
+	// liveQueued is the memory (pieces) of live index records held by
+	// queued index jobs (bounded by maxQueuedLiveBytes); guarded by mu.
 	liveQueued int
-	// liveSpare is a records buffer an index job is done with, for the
-	// next segment the flusher starts; guarded by mu.
-	liveSpare []byte
-	indexIdle sync.Cond
+	// livePieces holds empty pieces for live index records
+	// (liverecords.go), for the flusher to reuse; guarded by mu.
+	livePieces [][]byte
+	indexIdle  sync.Cond
 }
 
 func segName(seq uint64) string { return fmt.Sprintf("%020d.log", seq) }
@@ -506,6 +515,9 @@ func (l *Log) Close() error {
 	<-l.done
 	close(l.indexJobs) // the flusher, its only sender, has returned
 	<-l.indexDone
+	if l.dropDone != nil {
+		<-l.dropDone
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := l.failed

@@ -136,6 +136,10 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	rep.Took = time.Since(start)
 	l.indexIdle.L = &l.mu
 	l.indexPending = len(backlog)
+	if opts.DropSealedCache {
+		l.dropWake, l.dropDone = make(chan struct{}, 1), make(chan struct{})
+		go l.dropper(lastSeq)
+	}
 	go l.run()
 	go l.indexWriter(backlog)
 	return l, rep, nil

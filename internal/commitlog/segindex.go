@@ -9,7 +9,6 @@ import (
 	"io"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 )
 
 // A sealed segment's index file (NNNN.idx beside NNNN.log) lets Open
@@ -78,47 +77,26 @@ const maxQueuedLiveBytes = 64 << 20
 // flusher only. Once the records pass their bound, or are on course to by
 // the segment's end (judged from its first eighth on, so that a segment of
 // small entries gives up early rather than copy 32 MiB to throw away),
-// they are given up and the buffer kept for the next segment.
+// they are given up and their pieces kept for the next segment.
 func (l *Log) recordLive(s *segment, buf []byte, end int64) {
 	if !s.liveOn || s.liveOff {
 		return
-	}
-	if s.live == nil {
-		// A new segment: reuse the records buffer the index writer
-		// last finished with, whose pages are already the process's
-		// (fresh memory is dear on some machines: BENCHMARKS.md).
-		l.mu.Lock()
-		s.live, l.liveSpare = l.liveSpare, nil
-		l.mu.Unlock()
 	}
 	for len(buf) >= FrameHeaderSize {
 		n := frameLength(buf)
 		if n < FrameHeaderSize || n > len(buf) {
 			break // never for bytes appendFrame framed; if it were, read the segment back
 		}
-		s.live = appendIndexRecord(s.live, buf[:n], l.opts.IndexPrefix)
-		s.liveN++
+		s.live.add(buf[:n], l.opts.IndexPrefix, l.takePiece)
 		buf = buf[n:]
 	}
 	bound, seg := int64(l.opts.liveIndexBytes), l.opts.SegmentBytes
-	kept := int64(len(s.live))
+	kept := int64(s.live.n)
 	if len(buf) != 0 || kept > bound || (end >= seg/8 && kept*seg/end > bound) {
-		l.keepSpare(s.live)
-		s.live, s.liveOff = nil, true
-	}
-}
-
-// keepSpare keeps b, a records buffer no longer used, for the next
-// segment's records if it is larger than the one kept.
-func (l *Log) keepSpare(b []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.keepSpareLocked(b)
-}
-
-func (l *Log) keepSpareLocked(b []byte) {
-	if cap(b) > cap(l.liveSpare) {
-		l.liveSpare = b[:0]
+		l.mu.Lock()
+		l.givePiecesLocked(s.live.pieces)
+		l.mu.Unlock()
+		s.live, s.liveOff = liveRecords{}, true
 	}
 }
 
@@ -130,7 +108,7 @@ type indexJob struct {
 	segSize int64
 	// live is the segment's records, built as it was written; nil: read
 	// the segment back to build them.
-	live []byte
+	live [][]byte
 }
 
 // header returns the index file's header for j.
@@ -199,7 +177,11 @@ func (l *Log) writeIndexRecords(f interface{ Write([]byte) (int, error) }, s *se
 	}
 	var err error
 	if j.live != nil {
-		_, err = out.Write(j.live)
+		for _, p := range j.live {
+			if _, err = out.Write(p); err != nil {
+				break
+			}
+		}
 	} else {
 		err = l.readIndexRecords(out, s, j)
 	}
@@ -263,9 +245,6 @@ func (l *Log) indexWriter(backlog []indexJob) {
 		if skip {
 			return
 		}
-		if l.opts.DropSealedCache {
-			l.dropCache(j.seq - 1)
-		}
 		if err := l.buildIndex(j); err != nil {
 			l.opts.Logger.Warn("segment index file not written; the next open scans the segment", "dir", l.opts.Dir, "segment", j.seq, "err", err)
 			return
@@ -306,40 +285,6 @@ func (l *Log) holdSealed(seq uint64) *segment {
 	return s
 }
 
-// dropSlice and dropPause pace dropCache: dropping a 256 MiB segment's
-// pages in one call held a core in the kernel for 32–56 ms every two
-// seconds at 120 MB/s (bpftrace, BENCHMARKS.md sixth pass), time the
-// appends and their clients then shared one core; in 8 MiB slices a
-// millisecond apart, each call takes a millisecond or two.
-const (
-	dropSlice = 8 << 20
-	dropPause = time.Millisecond
-)
-
-// dropCache asks the OS to drop sealed segment seq's cached pages, if the
-// segment exists (Options.DropSealedCache), a slice at a time. It stops
-// early if the log closes.
-func (l *Log) dropCache(seq uint64) {
-	s := l.holdSealed(seq)
-	if s == nil {
-		return
-	}
-	defer l.release(s)
-	for off := int64(0); off < s.size; off += dropSlice {
-		if off > 0 {
-			select {
-			case <-l.quit:
-				return
-			case <-time.After(dropPause):
-			}
-		}
-		if err := s.file.DropCacheRange(off, min(dropSlice, s.size-off)); err != nil {
-			l.opts.Logger.Warn("cached pages of a sealed segment not dropped", "dir", l.opts.Dir, "segment", seq, "err", err)
-			return
-		}
-	}
-}
-
 // queueIndex hands a sealed segment to the index writer, and drops it
 // (logged) if the writer is far behind: a missing index file only costs a
 // scan.
@@ -348,15 +293,15 @@ func (l *Log) queueIndex(s *segment) {
 		return // no entry
 	}
 	j := indexJob{seq: s.seq, first: s.firstIndex, count: int(s.lastIndex - s.firstIndex + 1), segSize: s.size}
-	live, usable := s.live, s.liveOn && !s.liveOff && s.liveN == j.count
-	s.live, s.liveOff = nil, true // handed over (or not), never added to again
+	live, usable := s.live, s.liveOn && !s.liveOff && s.live.count == j.count
+	s.live, s.liveOff = liveRecords{}, true // handed over (or not), never added to again
 	l.mu.Lock()
 	l.indexPending++
-	if usable && l.liveQueued+len(live) <= maxQueuedLiveBytes {
-		j.live = live
-		l.liveQueued += len(live)
+	if usable && l.liveQueued+live.footprint() <= maxQueuedLiveBytes {
+		j.live = live.pieces
+		l.liveQueued += live.footprint()
 	} else {
-		l.keepSpareLocked(live)
+		l.givePiecesLocked(live.pieces)
 	}
 	l.mu.Unlock()
 	select {
@@ -367,13 +312,13 @@ func (l *Log) queueIndex(s *segment) {
 	}
 }
 
-// indexJobDone counts a queued index job as built or dropped, and keeps its
-// records buffer for the next segment's.
+// indexJobDone counts a queued index job as built or dropped, and puts its
+// records' pieces back for the next segment's.
 func (l *Log) indexJobDone(j indexJob) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.liveQueued -= len(j.live)
-	l.keepSpareLocked(j.live) // written or dropped: the next segment's
+	l.liveQueued -= len(j.live) * livePieceBytes
+	l.givePiecesLocked(j.live) // written or dropped: the next segment's
 	if l.indexPending--; l.indexPending == 0 {
 		l.indexIdle.Broadcast()
 	}

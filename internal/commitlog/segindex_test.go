@@ -10,11 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/millrace/millrace/internal/vfs"
 )
@@ -345,67 +341,6 @@ func TestSegmentsReplayedFromIndexFilesAreNotRead(t *testing.T) {
 	}
 }
 
-// residentPages counts the pages of the file at path in the page cache.
-func residentPages(t *testing.T, path string) int {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	size := fileSize(t, path)
-	m, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	vec := make([]byte, (size+int64(os.Getpagesize())-1)/int64(os.Getpagesize()))
-	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatal(errno)
-	}
-	n := 0
-	for _, v := range vec {
-		n += int(v & 1)
-	}
-	return n
-}
-
-// With DropSealedCache, once a segment is sealed and indexed the one
-// before it leaves the page cache; the newest sealed one stays. Without
-// it, written segments stay cached. Segments span several of dropCache's
-// slices, all of which must go.
-func TestDropSealedCacheKeepsOnlyTheNewestSegmentsCached(t *testing.T) {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(t.TempDir(), &fs); err == nil && fs.Type == unix.TMPFS_MAGIC {
-		t.Skip("the temporary directory is on tmpfs, whose pages cannot be dropped")
-	}
-	for _, drop := range []bool{false, true} {
-		dir := t.TempDir()
-		l, _, _ := openLog(t, Options{Dir: dir, SegmentBytes: 2*dropSlice + 1<<20, IndexPrefix: testPrefix, DropSealedCache: drop, MaxPendingBytes: 256 << 20})
-		var a Appended
-		var err error
-		value := bytes.Repeat([]byte{'x'}, 64<<10)
-		for a.Seq < 5 {
-			if a, err = l.Append(1, value, Mark{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		a.Wait()
-		l.WaitIndexed()
-		first, newest := residentPages(t, filepath.Join(dir, segName(1))), residentPages(t, filepath.Join(dir, segName(4)))
-		l.Close()
-		if newest == 0 {
-			t.Fatalf("drop %v: the newest sealed segment has no page cached", drop)
-		}
-		if drop && first != 0 {
-			t.Fatalf("with DropSealedCache, segment 1 keeps %d pages cached", first)
-		}
-		if !drop && first == 0 {
-			t.Fatalf("without DropSealedCache, segment 1 has no page cached: the test cannot tell")
-		}
-	}
-}
-
 // Once the index writer has written a sealed segment's index file, the log
 // says so (Indexed, OnIndexed, in seal order), and SegmentEntries hands the
 // segment's entries as a replay from that file would, marked Indexed; with
@@ -590,8 +525,8 @@ func TestSegmentsOfSmallEntriesAreReadBackForTheirIndexFiles(t *testing.T) {
 }
 
 // Records are given up once past their bound, or as soon as the first
-// eighth of the segment shows they will pass it; either way the buffer is
-// kept for the next segment. A torn frame gives them up too.
+// eighth of the segment shows they will pass it; either way their pieces
+// are kept for the next segment. A torn frame gives them up too.
 func TestLiveIndexRecordsAreGivenUpPastTheirBound(t *testing.T) {
 	l, _, _ := openLog(t, Options{Dir: t.TempDir(), SegmentBytes: 1 << 20, IndexPrefix: testPrefix, liveIndexBytes: 64 << 10})
 	defer l.Close()
@@ -599,7 +534,7 @@ func TestLiveIndexRecordsAreGivenUpPastTheirBound(t *testing.T) {
 	spare := func() int {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return cap(l.liveSpare)
+		return len(l.livePieces)
 	}
 
 	s := &segment{liveOn: true}
@@ -610,19 +545,26 @@ func TestLiveIndexRecordsAreGivenUpPastTheirBound(t *testing.T) {
 	}
 	// 32-byte records of 132-byte frames: 1 MiB of them would take 254 KiB
 	// of records, past the 64 KiB bound, which the first eighth shows.
-	if end > 1<<20/8+int64(len(frame)) || s.live != nil {
-		t.Fatalf("records given up at %d bytes of the segment, %d kept; want at its first eighth, none kept", end, len(s.live))
+	if end > 1<<20/8+int64(len(frame)) || s.live.pieces != nil {
+		t.Fatalf("records given up at %d bytes of the segment, %d kept; want at its first eighth, none kept", end, s.live.n)
 	}
 	if spare() == 0 {
-		t.Fatal("the records buffer was not kept for the next segment")
+		t.Fatal("the records' piece was not kept for the next segment")
 	}
 
 	big := &segment{liveOn: true}
-	for !big.liveOff {
+	records := 0
+	for ; !big.liveOff; records++ {
 		l.recordLive(big, frame, int64(len(frame))) // as if at the segment's start: only the bound stops it
 	}
-	if big.liveN*32 <= 64<<10 {
-		t.Fatalf("records given up after %d; want past the 64 KiB bound", big.liveN)
+	if records*32 <= 64<<10 {
+		t.Fatalf("records given up after %d; want past the 64 KiB bound", records)
+	}
+	if big.live.count != 0 || big.live.pieces != nil {
+		t.Fatalf("records kept after they were given up: %d", big.live.count)
+	}
+	if n := spare(); n != 1 {
+		t.Fatalf("%d pieces kept after two segments of records under a MiB; want the one reused", n)
 	}
 
 	torn := &segment{liveOn: true}

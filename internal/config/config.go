@@ -69,8 +69,8 @@ type Config struct {
 	// 19; 0 leaves it at the process's). Negative values need CAP_SYS_NICE;
 	// without it the setting is logged and ignored.
 	FlusherNice int `yaml:"flusher_nice" toml:"flusher_nice"`
-	// DropSealedPageCache drops each sealed segment's cached pages once
-	// the next is sealed (see millrace.Options.DropSealedPageCache). The
+	// DropSealedPageCache drops written segments' cached pages one
+	// segment behind the writes (see millrace.Options.DropSealedPageCache). The
 	// server's default is true: on the project's VM it kept the page cache
 	// from growing into memory whose every first touch is dear.
 	DropSealedPageCache bool `yaml:"drop_sealed_page_cache" toml:"drop_sealed_page_cache"`
