@@ -40,6 +40,9 @@ type conn struct {
 	remote string
 	br     *bufio.Reader
 	queue  chan *slot // responses in request order; closed by the reader
+	// ready (buffered(1)) wakes the writer when a response is set; the
+	// writer then checks the slot it waits for.
+	ready chan struct{}
 
 	// wmu is held by whichever goroutine writes responses (the writer,
 	// or the reader for a ready response): it guards bw and wbuf.
@@ -72,23 +75,26 @@ const produceKey = 0
 const maxReusedBody = 16 << 20
 
 // slot is the place of one request's response in the connection's queue.
+// It has no channel of its own: a response set wakes the connection's
+// writer through conn.ready, and the writer checks whether the slot it
+// waits for is the one (two allocations less per request than a slot of
+// its own with a channel to close).
 type slot struct {
-	corr  int32
-	key   int16         // the request's API
-	start time.Time     // when the request had been read whole
-	done  chan struct{} // closed once resp is set
-	resp  kmsg.Response // nil: no response is sent (acks=0)
-	once  sync.Once
+	corr    int32
+	key     int16         // the request's API
+	start   time.Time     // when the request had been read whole
+	resp    kmsg.Response // nil: no response is sent (acks=0); set before set is
+	claimed atomic.Bool   // a response is being set: later ones are ignored
+	set     atomic.Bool   // resp is set
 }
 
-// request is one decoded request.
+// request is one decoded request, with its slot in the same allocation.
 type request struct {
+	slot
 	c        *conn
-	key      int16
 	version  int16
 	clientID string
 	kreq     kmsg.Request
-	slot     *slot
 }
 
 func (r *request) name() string { return kmsg.NameForKey(r.key) }
@@ -96,13 +102,18 @@ func (r *request) name() string { return kmsg.NameForKey(r.key) }
 // respond sets the response (in the request's version) and lets the writer
 // send it. Only the first call counts.
 func (r *request) respond(resp kmsg.Response) {
-	r.slot.once.Do(func() {
-		if resp != nil {
-			resp.SetVersion(r.version)
-		}
-		r.slot.resp = resp
-		close(r.slot.done)
-	})
+	if !r.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	if resp != nil {
+		resp.SetVersion(r.version)
+	}
+	r.resp = resp
+	r.set.Store(true)
+	select {
+	case r.c.ready <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 // noResponse completes the request without a response (acks=0 produce).
@@ -111,7 +122,7 @@ func (r *request) noResponse() { r.respond(nil) }
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), br: bufio.NewReaderSize(nc, 64<<10),
-		bw: bufio.NewWriterSize(nc, 64<<10), queue: make(chan *slot, maxInFlight), ctx: ctx, cancel: cancel}
+		bw: bufio.NewWriterSize(nc, 64<<10), queue: make(chan *slot, maxInFlight), ready: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 }
 
 // serve runs the connection: reader here, writer on its own goroutine.
@@ -276,10 +287,9 @@ func (c *conn) dispatch(body []byte) bool {
 	if key == apiVersionsKey && (version < 0 || version > a.max) {
 		// KIP-511: answer in v0 form so that any client can read the
 		// supported range and retry.
-		sl := newSlot(corr, key, start)
-		r := &request{c: c, key: key, version: 0, kreq: kreq, slot: sl}
+		r := &request{slot: slot{corr: corr, key: key, start: start}, c: c, version: 0, kreq: kreq}
 		r.respond(apiVersionsResponse(kerrUnsupportedVersion))
-		return c.enqueue(sl)
+		return c.enqueue(&r.slot)
 	}
 	if version < 0 || version > kreq.MaxVersion() {
 		c.s.logger.Warn("kafka: request version unknown to the codec; closing connection", "remote", c.remote,
@@ -295,8 +305,7 @@ func (c *conn) dispatch(body []byte) bool {
 			"api", kmsg.NameForKey(key), "version", version, "err", err)
 		return false
 	}
-	sl := newSlot(corr, key, start)
-	r := &request{c: c, key: key, version: version, kreq: kreq, slot: sl}
+	r := &request{slot: slot{corr: corr, key: key, start: start}, c: c, version: version, kreq: kreq}
 	if clientID != nil {
 		r.clientID = *clientID
 	}
@@ -305,22 +314,11 @@ func (c *conn) dispatch(body []byte) bool {
 	} else {
 		a.handle(c.s, r)
 	}
-	return c.enqueue(sl)
-}
-
-func newSlot(corr int32, key int16, start time.Time) *slot {
-	return &slot{corr: corr, key: key, start: start, done: make(chan struct{})}
+	return c.enqueue(&r.slot)
 }
 
 // ready reports whether the slot's response has been set.
-func (sl *slot) ready() bool {
-	select {
-	case <-sl.done:
-		return true
-	default:
-		return false
-	}
-}
+func (sl *slot) ready() bool { return sl.set.Load() }
 
 // enqueue puts a handled request's response in line, after every earlier
 // one. If it is ready and nothing earlier is left to write, the reader
@@ -356,10 +354,12 @@ func (c *conn) writeLoop() {
 				c.writeFailed(err)
 				return
 			}
-			select {
-			case <-sl.done:
-			case <-c.ctx.Done():
-				return
+			for !sl.ready() {
+				select {
+				case <-c.ready:
+				case <-c.ctx.Done():
+					return
+				}
 			}
 		}
 		if err := c.writeOne(sl, len(c.queue) == 0, true); err != nil {
