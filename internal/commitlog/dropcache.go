@@ -50,7 +50,8 @@ func (l *Log) wakeDropper() {
 // returns when Close closes quit.
 func (l *Log) dropper(seq uint64) {
 	defer close(l.dropDone)
-	var off int64 // seq's pages before off are dropped
+	var off int64    // seq's pages before off are dropped (or skipped)
+	var warned uint64 // the last segment a failed drop was logged for
 	for {
 		select {
 		case <-l.quit:
@@ -72,7 +73,11 @@ func (l *Log) dropper(seq uint64) {
 			}
 			err := s.file.DropCacheRange(from, to-from)
 			l.release(s)
-			if err != nil {
+			if err != nil && s.seq != warned {
+				// Once per segment: the slice is skipped, its pages left
+				// to the kernel's own eviction, and a failure that lasts
+				// must not log a hundred lines a second.
+				warned = s.seq
 				l.opts.Logger.Warn("cached pages of a written segment not dropped", "dir", l.opts.Dir, "segment", s.seq, "err", err)
 			}
 			off = to

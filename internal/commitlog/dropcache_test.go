@@ -2,14 +2,20 @@ package commitlog
 
 import (
 	"bytes"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/millrace/millrace/internal/vfs"
 )
 
 // residentPages counts the pages of path's bytes [from, to) in the page
@@ -89,6 +95,82 @@ func TestDropSealedCacheKeepsOneSegmentBehindTheWriteHead(t *testing.T) {
 			t.Fatalf("with DropSealedCache, segment 2 past the head's offset %d has no page cached: more than a segment dropped", head)
 		case !drop && first == 0:
 			t.Fatalf("without DropSealedCache, segment 1 has no page cached: the test cannot tell")
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger on another goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// A page-cache drop that fails is logged, once per segment, and costs
+// nothing else: appends go on being acknowledged, the log does not fail,
+// the slice is left to the kernel, and once drops work again the segments
+// written since leave the page cache as usual.
+func TestFailedPageCacheDropIsLoggedAndHarmless(t *testing.T) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(t.TempDir(), &fs); err == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("the temporary directory is on tmpfs, whose pages cannot be dropped")
+	}
+	efs := vfs.NewErrorFS(vfs.OS)
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpDropCache {
+			return errors.New("EIO")
+		}
+		return nil
+	})
+	var logged lockedBuffer
+	dir := t.TempDir()
+	l, _, _ := openLog(t, Options{FS: efs, Dir: dir, SegmentBytes: 4 * dropSlice, DropSealedCache: true, MaxPendingBytes: 256 << 20,
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	defer l.Close()
+	value := bytes.Repeat([]byte{'x'}, 64<<10)
+	appendUntil := func(seq uint64) {
+		t.Helper()
+		var a Appended
+		var err error
+		for a.Seq < seq || a.Pos < 2*dropSlice {
+			if a, err = l.Append(1, value, Mark{}); err != nil {
+				t.Fatalf("append with page-cache drops failing: %v", err)
+			}
+		}
+		if err := a.Wait(); err != nil {
+			t.Fatalf("append not acknowledged with page-cache drops failing: %v", err)
+		}
+	}
+	appendUntil(3)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), "not dropped"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a failed drop was not logged; log: %q", logged.String())
+		}
+	}
+	if residentPages(t, filepath.Join(dir, segName(1)), 0, -1) == 0 {
+		t.Fatal("segment 1 left the page cache although every drop failed: the test cannot tell")
+	}
+
+	if n := strings.Count(logged.String(), "not dropped"); n > 2 {
+		t.Fatalf("%d warnings for the failed drops of two segments; want one a segment", n)
+	}
+
+	efs.SetInjector(nil)
+	appendUntil(5)
+	for deadline := time.Now().Add(10 * time.Second); residentPages(t, filepath.Join(dir, segName(3)), 0, -1) != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("segment 3, written once drops worked again, still cached with the head in segment 5")
 		}
 	}
 }

@@ -20,9 +20,10 @@ const (
 	OpRename
 	OpRemove
 	OpSyncDir
+	OpDropCache
 )
 
-var opNames = [...]string{"create", "open", "read", "write", "sync", "truncate", "preallocate", "rename", "remove", "syncdir"}
+var opNames = [...]string{"create", "open", "read", "write", "sync", "truncate", "preallocate", "rename", "remove", "syncdir", "dropcache"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -187,6 +188,16 @@ func (f *errorFile) Truncate(size int64) error {
 		return err
 	}
 	return f.File.Truncate(size)
+}
+
+// DropCache is DropCacheRange of the whole file, failed as one.
+func (f *errorFile) DropCache() error { return f.DropCacheRange(0, 0) }
+
+func (f *errorFile) DropCacheRange(off, n int64) error {
+	if err := f.fs.check(OpDropCache, f.Name()); err != nil {
+		return err
+	}
+	return f.File.DropCacheRange(off, n)
 }
 
 func (f *errorFile) Preallocate(n int64) error {
