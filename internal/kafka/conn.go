@@ -61,6 +61,15 @@ type conn struct {
 	// falls to 0 only once the writer has written and flushed them all.
 	inflight atomic.Int32
 
+	// spareProduce is the last produce response written, once encoded,
+	// for the next produce request's handler to fill: its topic and
+	// partition slices are then reused (produceResponse).
+	spareProduce atomic.Pointer[kmsg.ProduceResponse]
+
+	// clientID is the client id of the last request read, reused while
+	// it stays the same; owned by the reader goroutine.
+	clientID string
+
 	// rbuf is reused for the bodies of produce requests, which dispatch
 	// consumes before it returns (the batches are copied into the commit
 	// log); other requests get a buffer of their own, since their decoded
@@ -273,7 +282,7 @@ func (c *conn) dispatch(body []byte) bool {
 	start := time.Now()
 	rd := kbin.Reader{Src: body}
 	key, version, corr := rd.Int16(), rd.Int16(), rd.Int32()
-	clientID := rd.NullableString()
+	clientID := c.readClientID(&rd)
 	if !rd.Ok() {
 		c.s.logger.Warn("kafka: malformed request header; closing connection", "remote", c.remote)
 		return false
@@ -306,15 +315,32 @@ func (c *conn) dispatch(body []byte) bool {
 		return false
 	}
 	r := &request{slot: slot{corr: corr, key: key, start: start}, c: c, version: version, kreq: kreq}
-	if clientID != nil {
-		r.clientID = *clientID
-	}
+	r.clientID = clientID
 	if !served || version < a.min || version > a.max {
 		r.respond(unsupportedResponse(kreq))
 	} else {
 		a.handle(c.s, r)
 	}
 	return c.enqueue(&r.slot)
+}
+
+// readClientID reads a request header's client id (a nullable string; null
+// reads as ""). A client sends the same one on every request, so the
+// string of the previous request is reused when the bytes match: no
+// allocation per request.
+func (c *conn) readClientID(rd *kbin.Reader) string {
+	n := rd.Int16()
+	if n < 0 || !rd.Ok() {
+		return ""
+	}
+	b := rd.Span(int(n)) // short: rd.Ok() reports it
+	if !rd.Ok() {
+		return ""
+	}
+	if string(b) != c.clientID {
+		c.clientID = string(b)
+	}
+	return c.clientID
 }
 
 // ready reports whether the slot's response has been set.
@@ -407,6 +433,9 @@ func (c *conn) writeLocked(sl *slot, flush bool) error {
 	}
 	if isFetch {
 		releaseFetch(fr) // sent or copied: its batches' buffers can be reused
+	}
+	if pr, ok := sl.resp.(*kmsg.ProduceResponse); ok {
+		c.spareProduce.Store(pr) // encoded: the next produce's to fill
 	}
 	if flush {
 		if err := c.flushLocked(); err != nil {

@@ -557,3 +557,73 @@ func TestPanicWhileWritingAResponseClosesOnlyThatConnection(t *testing.T) {
 	ts.log.Close()
 	ts.srv = nil
 }
+
+// A request header's client id is read as a string, null as ""; the same
+// id on the next request costs no allocation, a new one replaces it, and a
+// header cut short inside the id is reported.
+func TestClientIDsAreReadOnceAndReused(t *testing.T) {
+	c := &conn{}
+	read := func(src []byte) (string, bool) {
+		rd := kbin.Reader{Src: src}
+		id := c.readClientID(&rd)
+		return id, rd.Ok()
+	}
+	header := func(id string) []byte {
+		return append(binary.BigEndian.AppendUint16(nil, uint16(len(id))), id...)
+	}
+	if id, ok := read([]byte{0xff, 0xff}); id != "" || !ok {
+		t.Fatalf("null client id read as %q, ok %v", id, ok)
+	}
+	if id, ok := read(header("producer-1")); id != "producer-1" || !ok {
+		t.Fatalf("client id read as %q, ok %v", id, ok)
+	}
+	same := header("producer-1")
+	if n := testing.AllocsPerRun(100, func() { read(same) }); n != 0 {
+		t.Fatalf("the same client id again cost %v allocations", n)
+	}
+	if id, _ := read(header("producer-2")); id != "producer-2" {
+		t.Fatalf("a new client id read as %q", id)
+	}
+	if _, ok := read(header("producer-3")[:5]); ok {
+		t.Fatal("a header cut inside its client id was read as whole")
+	}
+}
+
+// A connection reuses the last produce response it wrote for the next
+// request's: what the next response says is that request's alone, with
+// nothing left over from a larger one or from an error before it.
+func TestProduceResponsesCarryNothingOfTheLastOne(t *testing.T) {
+	ts := startServer(t, "", Config{}, millrace.Options{})
+	if _, err := ts.log.CreateTopic("a", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, ts)
+	rp := &rawProducer{t: t, topic: "a", pid: -1}
+	produce := func(corr int32, topics map[string][]int32) *kmsg.ProduceResponse {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = 1, 5000
+		for _, name := range []string{"nope", "a"} { // errors first: the slots the next response reuses
+			if parts, ok := topics[name]; ok {
+				rt := kmsg.NewProduceRequestTopic()
+				rt.Topic = name
+				for _, p := range parts {
+					rt.Partitions = append(rt.Partitions, kmsg.ProduceRequestTopicPartition{Partition: p, Records: rp.batch(0, 0, 2, 0)})
+				}
+				req.Topics = append(req.Topics, rt)
+			}
+		}
+		return c.roundTrip(req, corr).(*kmsg.ProduceResponse)
+	}
+	first := produce(1, map[string][]int32{"a": {0, 1}, "nope": {0, 1, 2}})
+	if len(first.Topics) != 2 || len(first.Topics[0].Partitions) != 3 || first.Topics[0].Partitions[1].ErrorCode == 0 {
+		t.Fatalf("first response: %+v", first.Topics)
+	}
+	second := produce(2, map[string][]int32{"a": {1}})
+	if len(second.Topics) != 1 || second.Topics[0].Topic != "a" || len(second.Topics[0].Partitions) != 1 {
+		t.Fatalf("second response has topics %+v; want a/1 alone", second.Topics)
+	}
+	if p := second.Topics[0].Partitions[0]; p.Partition != 1 || p.ErrorCode != 0 || p.ErrorMessage != nil || p.BaseOffset != 2 {
+		t.Fatalf("second response's partition: %+v; want partition 1 at offset 2, no error", p)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,20 +37,23 @@ type durableWait struct {
 // acknowledged.
 func handleProduce(s *Server, r *request) {
 	req := r.kreq.(*kmsg.ProduceRequest)
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	resp := r.c.produceResponse(req)
 	durable := req.Acks == -1 || (req.Acks == 1 && s.cfg.AcksOneWaitsForFsync)
 	var waits []durableWait
 	var throttle time.Duration
-	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	resp.Topics = slices.Grow(resp.Topics[:0], len(req.Topics))[:len(req.Topics)]
 	for ti := range req.Topics {
 		t := &req.Topics[ti]
 		rt := &resp.Topics[ti]
+		parts := rt.Partitions[:0]
+		*rt = kmsg.ProduceResponseTopic{}
 		rt.Default()
 		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		rt.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(t.Partitions))
+		rt.Partitions = slices.Grow(parts, len(t.Partitions))[:len(t.Partitions)]
 		for pi := range t.Partitions {
 			p := &t.Partitions[pi]
 			rp := &rt.Partitions[pi]
+			*rp = kmsg.ProduceResponseTopicPartition{}
 			rp.Default()
 			rp.Partition = p.Partition
 			res, d, err := s.produceOne(r.version, req, t.Topic, p)
@@ -159,6 +163,21 @@ func (a *produceAnswer) answerLocked() {
 	a.timer.Stop()
 	a.cancel()
 	a.r.respond(a.resp)
+}
+
+// produceResponse returns an empty produce response for req: the last one
+// this connection wrote, if any (its slices are reused), else a new one.
+func (c *conn) produceResponse(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
+	resp := c.spareProduce.Swap(nil)
+	if resp == nil {
+		return req.ResponseKind().(*kmsg.ProduceResponse)
+	}
+	topics := resp.Topics[:0]
+	*resp = kmsg.ProduceResponse{}
+	resp.Default()
+	resp.SetVersion(req.GetVersion())
+	resp.Topics = topics
+	return resp
 }
 
 // errNotOneBatch: Kafka requires exactly one record batch per partition in
