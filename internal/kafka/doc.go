@@ -62,10 +62,13 @@
 //     them into its commit log's group-commit buffer. Doing this on the
 //     reader keeps a pipelining producer's batches in order.
 //  3. acks=0: no response. acks=1: answered now (unless
-//     AcksOneWaitsForFsync). acks=all: a goroutine waits on each batch's
-//     millrace.Durability (one fsync per shard serves them all), then
-//     answers; a batch whose write or fsync failed gets
-//     KAFKA_STORAGE_ERROR.
+//     AcksOneWaitsForFsync). acks=all: no goroutine waits; each batch's
+//     millrace.Durability gets a callback (Notify) that the shard's
+//     flusher runs as it completes the group commit (one fsync per shard
+//     serves them all), and the last one in answers; a batch whose write
+//     or fsync failed gets KAFKA_STORAGE_ERROR, and one not durable by
+//     the request's timeout REQUEST_TIMED_OUT (produceAnswer). The
+//     response's structs are the last one the connection wrote, reused.
 //  4. Errors map to per-partition codes (errors.go). Overload
 //     (ErrOverloaded) is REQUEST_TIMED_OUT with ThrottleMillis set from
 //     millrace.RetryAfter, so clients back off and retry; the connection
