@@ -50,7 +50,7 @@ func (l *Log) wakeDropper() {
 // returns when Close closes quit.
 func (l *Log) dropper(seq uint64) {
 	defer close(l.dropDone)
-	var off int64    // seq's pages before off are dropped (or skipped)
+	var off int64     // seq's pages before off are dropped (or skipped)
 	var warned uint64 // the last segment a failed drop was logged for
 	for {
 		select {
