@@ -222,3 +222,94 @@ func TestStorageFaultWithColdRunsReopensThemCold(t *testing.T) {
 		t.Fatal("after the reopen no segment was read back: reads used the failed log's entries")
 	}
 }
+
+// Durability.Notify calls its function once with what Wait would return:
+// nil once the append is durable (for a duplicate of an append still
+// waiting for its fsync, once the original is), ErrStorage when the fsync
+// failed, and never before the fsync.
+func TestNotifyReportsWhatWaitWould(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	l := openT(t, Options{Dir: t.TempDir(), FS: efs})
+	defer l.Close()
+	l.CreateTopic("t", 1, nil)
+	ctx := context.Background()
+	notified := func(d Durability) chan error {
+		ch := make(chan error, 2)
+		d.Notify(ctx, func(err error) { ch <- err })
+		return ch
+	}
+	outcome := func(what string, ch chan error) error {
+		t.Helper()
+		select {
+		case err := <-ch:
+			select {
+			case again := <-ch:
+				t.Fatalf("%s: notified twice (%v, then %v)", what, err, again)
+			case <-time.After(50 * time.Millisecond):
+			}
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not notified within 10 s", what)
+			return nil
+		}
+	}
+
+	stall := make(chan struct{})
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			<-stall
+		}
+		return nil
+	})
+	_, d1, err := l.AppendBatchAsync("t", 0, idemBatch(t, 3, 0, 0, 2), AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, d2, err := l.AppendBatchAsync("t", 0, idemBatch(t, 3, 0, 0, 2), AppendOptions{})
+	if err != nil || !res2.Duplicate {
+		t.Fatalf("the retry: %+v, %v; want a duplicate", res2, err)
+	}
+	original, duplicate := notified(d1), notified(d2)
+	select {
+	case err := <-original:
+		t.Fatalf("notified (%v) before the fsync", err)
+	case err := <-duplicate:
+		t.Fatalf("duplicate notified (%v) before the original's fsync", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	efs.SetInjector(nil)
+	close(stall)
+	if err := outcome("original", original); err != nil {
+		t.Fatalf("original: %v", err)
+	}
+	if err := outcome("duplicate", duplicate); err != nil {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if err := outcome("after the fact", notified(d1)); err != nil {
+		t.Fatalf("registered once durable: %v", err)
+	}
+
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync {
+			return syscall.EIO
+		}
+		return nil
+	})
+	_, d3, err := l.AppendBatchAsync("t", 0, idemBatch(t, 3, 0, 2, 2), AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outcome("failed fsync", notified(d3)); !errors.Is(err, ErrStorage) {
+		t.Fatalf("failed fsync: %v, want ErrStorage", err)
+	}
+	efs.SetInjector(nil)
+	// Let the shard reopen before Close.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := l.Append(ctx, "t", 0, []Record{{Value: []byte("after")}}, AppendOptions{}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("appends did not resume")
+		}
+	}
+}

@@ -162,6 +162,7 @@ func TestFailedPageCacheDropIsLoggedAndHarmless(t *testing.T) {
 		t.Fatal("segment 1 left the page cache although every drop failed: the test cannot tell")
 	}
 
+	time.Sleep(200 * time.Millisecond) // time for the dropper to try every slice it will
 	if n := strings.Count(logged.String(), "not dropped"); n > 2 {
 		t.Fatalf("%d warnings for the failed drops of two segments; want one a segment", n)
 	}
@@ -171,6 +172,52 @@ func TestFailedPageCacheDropIsLoggedAndHarmless(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); residentPages(t, filepath.Join(dir, segName(3)), 0, -1) != 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("segment 3, written once drops worked again, still cached with the head in segment 5")
+		}
+	}
+}
+
+// Segments Open read (here all of them: a reopen after a storage failure,
+// DropCache, scans every segment) leave the page cache too, once writes
+// resume: the dropper starts at the oldest segment, not at the newest.
+func TestSegmentsOpenReadLeaveThePageCacheOnceWritesResume(t *testing.T) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(t.TempDir(), &fs); err == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skip("the temporary directory is on tmpfs, whose pages cannot be dropped")
+	}
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SegmentBytes: 4 * dropSlice, MaxPendingBytes: 256 << 20}
+	l, _, _ := openLog(t, opts)
+	value := bytes.Repeat([]byte{'x'}, 64<<10)
+	var a Appended
+	var err error
+	for a.Seq < 5 {
+		if a, err = l.Append(1, value, Mark{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Wait()
+	l.Close()
+
+	opts.DropCache, opts.DropSealedCache = true, true
+	l, _, _ = openLog(t, opts)
+	defer l.Close()
+	if residentPages(t, filepath.Join(dir, segName(1)), 0, -1) == 0 {
+		t.Fatal("segment 1 not cached after Open scanned it: the test cannot tell")
+	}
+	if a, err = l.Append(1, value, Mark{}); err != nil {
+		t.Fatal(err)
+	}
+	a.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cached := 0
+		for seq := uint64(1); seq <= 4; seq++ {
+			cached += residentPages(t, filepath.Join(dir, segName(seq)), 0, -1)
+		}
+		if cached == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segments 1–4, read by Open, keep %d pages cached with the head past them", cached)
 		}
 	}
 }

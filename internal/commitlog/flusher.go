@@ -271,8 +271,11 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 		if err == nil && l.opts.OnDurable != nil && len(c.marks) > 0 {
 			l.opts.OnDurable(c.marks)
 		}
-		close(c.done)
 	}
+	// The functions OnDone registered are taken before any done channel
+	// closes: whoever sees Done closed and registers then finds notified
+	// set and calls its function itself, never to have it called later by
+	// this goroutine.
 	var notify [][]func(error)
 	l.mu.Lock()
 	for _, c := range chunks {
@@ -283,6 +286,9 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 	}
 	l.evictLocked()
 	l.mu.Unlock()
+	for _, c := range chunks {
+		close(c.done)
+	}
 	for _, fns := range notify {
 		for _, fn := range fns {
 			fn(err)

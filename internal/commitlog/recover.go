@@ -137,8 +137,15 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	l.indexIdle.L = &l.mu
 	l.indexPending = len(backlog)
 	if opts.DropSealedCache {
+		// From the oldest segment: Open may have read any of them (a
+		// scan, or a reopen after a storage failure, which reads them all)
+		// and left its pages cached.
+		first := lastSeq
+		if len(seqs) > 0 {
+			first = seqs[0]
+		}
 		l.dropWake, l.dropDone = make(chan struct{}, 1), make(chan struct{})
-		go l.dropper(lastSeq)
+		go l.dropper(first)
 	}
 	go l.run()
 	go l.indexWriter(backlog)

@@ -68,9 +68,11 @@ func appendIndexRecord(dst, frame []byte, prefix int) []byte {
 // header); smaller entries fall back to reading the sealed segment back.
 const maxLiveIndexBytes = 32 << 20
 
-// maxQueuedLiveBytes bounds the live records held by index jobs waiting
-// for the index writer; past it a job reads its segment back instead.
-const maxQueuedLiveBytes = 64 << 20
+// maxQueuedLiveBytes bounds the memory of the live records (whole pieces)
+// held by index jobs waiting for the index writer: two segments' records at
+// their bound, each rounded up to whole pieces. Past it a job reads its
+// segment back instead.
+const maxQueuedLiveBytes = 2 * (maxLiveIndexBytes + livePieceBytes)
 
 // recordLive appends the index records of the frames in buf, just
 // written into segment s up to position end, to s.live. Called by the

@@ -40,9 +40,11 @@ type conn struct {
 	remote string
 	br     *bufio.Reader
 	queue  chan *slot // responses in request order; closed by the reader
-	// ready (buffered(1)) wakes the writer when a response is set; the
-	// writer then checks the slot it waits for.
-	ready chan struct{}
+	// wake (on wakeMu) is signalled when a response is set, and broadcast
+	// when ctx ends; the writer waits on it for the slot at the head of
+	// the queue.
+	wakeMu sync.Mutex
+	wake   sync.Cond
 
 	// wmu is held by whichever goroutine writes responses (the writer,
 	// or the reader for a ready response): it guards bw and wbuf.
@@ -85,7 +87,7 @@ const maxReusedBody = 16 << 20
 
 // slot is the place of one request's response in the connection's queue.
 // It has no channel of its own: a response set wakes the connection's
-// writer through conn.ready, and the writer checks whether the slot it
+// writer through conn.wake, and the writer checks whether the slot it
 // waits for is the one (two allocations less per request than a slot of
 // its own with a channel to close).
 type slot struct {
@@ -94,7 +96,7 @@ type slot struct {
 	start   time.Time     // when the request had been read whole
 	resp    kmsg.Response // nil: no response is sent (acks=0); set before set is
 	claimed atomic.Bool   // a response is being set: later ones are ignored
-	set     atomic.Bool   // resp is set
+	set     atomic.Bool   // resp is set; stored under conn.wakeMu
 }
 
 // request is one decoded request, with its slot in the same allocation.
@@ -118,11 +120,11 @@ func (r *request) respond(resp kmsg.Response) {
 		resp.SetVersion(r.version)
 	}
 	r.resp = resp
+	// Under the lock the writer waits with, so that it cannot miss it.
+	r.c.wakeMu.Lock()
 	r.set.Store(true)
-	select {
-	case r.c.ready <- struct{}{}:
-	default: // a wake-up is pending already
-	}
+	r.c.wake.Signal()
+	r.c.wakeMu.Unlock()
 }
 
 // noResponse completes the request without a response (acks=0 produce).
@@ -130,8 +132,15 @@ func (r *request) noResponse() { r.respond(nil) }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), br: bufio.NewReaderSize(nc, 64<<10),
-		bw: bufio.NewWriterSize(nc, 64<<10), queue: make(chan *slot, maxInFlight), ready: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), br: bufio.NewReaderSize(nc, 64<<10),
+		bw: bufio.NewWriterSize(nc, 64<<10), queue: make(chan *slot, maxInFlight), ctx: ctx, cancel: cancel}
+	c.wake.L = &c.wakeMu
+	context.AfterFunc(ctx, func() {
+		c.wakeMu.Lock()
+		c.wake.Broadcast()
+		c.wakeMu.Unlock()
+	})
+	return c
 }
 
 // serve runs the connection: reader here, writer on its own goroutine.
@@ -343,6 +352,20 @@ func (c *conn) readClientID(rd *kbin.Reader) string {
 	return c.clientID
 }
 
+// waitReady blocks until sl's response is set (true) or the connection is
+// abandoned (false).
+func (c *conn) waitReady(sl *slot) bool {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	for !sl.ready() {
+		if c.ctx.Err() != nil {
+			return false
+		}
+		c.wake.Wait()
+	}
+	return true
+}
+
 // ready reports whether the slot's response has been set.
 func (sl *slot) ready() bool { return sl.set.Load() }
 
@@ -380,12 +403,8 @@ func (c *conn) writeLoop() {
 				c.writeFailed(err)
 				return
 			}
-			for !sl.ready() {
-				select {
-				case <-c.ready:
-				case <-c.ctx.Done():
-					return
-				}
+			if !c.waitReady(sl) {
+				return
 			}
 		}
 		if err := c.writeOne(sl, len(c.queue) == 0, true); err != nil {

@@ -119,6 +119,9 @@ func awaitDurable(r *request, resp *kmsg.ProduceResponse, waits []durableWait, t
 
 // finish records wait i's outcome and answers if it was the last.
 func (a *produceAnswer) finish(i int, err error) {
+	// On a commit log's flusher: a panic here closes this connection
+	// only (deferred first, so it runs after the unlock).
+	defer a.r.c.recoverPanic("produce answer")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.answered || a.in[i] {
@@ -136,6 +139,7 @@ func (a *produceAnswer) finish(i int, err error) {
 // expire answers at the request's timeout, each batch not yet durable
 // marked timed out.
 func (a *produceAnswer) expire() {
+	defer a.r.c.recoverPanic("produce answer timeout")
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.answered {
