@@ -45,9 +45,10 @@ func (l *Log) wakeDropper() {
 // Options.DropSealedCache at one segment's worth: as the flusher's write
 // head moves through segment N, it drops segment N-1's cached pages up to
 // the same offset (fadvise DONTNEED), a slice at a time, and every earlier
-// segment whole. It starts at seq, the oldest segment Open found (Open may
-// have read any of them into the page cache), once the first write moves
-// the head, and returns when Close closes quit.
+// segment whole. It starts at seq, the first segment Open read, or the
+// last one Open found, once the first write moves the head (segments Open
+// replayed from their index files were not read, and the run that wrote
+// them dropped them as it went), and returns when Close closes quit.
 func (l *Log) dropper(seq uint64) {
 	defer close(l.dropDone)
 	var off int64     // seq's pages before off are dropped (or skipped)

@@ -70,6 +70,7 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	var lastSeq uint64
 	expect := uint64(0)    // next index expected; 0 = take the first seen
 	var backlog []indexJob // scanned segments, to index
+	var firstRead uint64   // the first segment Open read (scanned); 0: none
 	for i, seq := range seqs {
 		lastSeq = seq
 		// Retention deletes whole segments wherever nothing refers to
@@ -79,6 +80,9 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 		indexed := rep.Indexed
 		s, cut, err := l.recoverSegment(seq, &expect, afterGap, replay, &rep)
 		scanned := rep.Indexed == indexed
+		if scanned && firstRead == 0 {
+			firstRead = seq
+		}
 		if err != nil {
 			l.closeFiles()
 			return nil, rep, err
@@ -137,12 +141,12 @@ func Open(opts Options, replay ReplayFunc) (*Log, Report, error) {
 	l.indexIdle.L = &l.mu
 	l.indexPending = len(backlog)
 	if opts.DropSealedCache {
-		// From the oldest segment: Open may have read any of them (a
-		// scan, or a reopen after a storage failure, which reads them all)
-		// and left its pages cached.
+		// From the first segment Open read (a scan, or a reopen after a
+		// storage failure, which reads them all) and left cached, or else
+		// from the last one, which the previous run was writing.
 		first := lastSeq
-		if len(seqs) > 0 {
-			first = seqs[0]
+		if firstRead != 0 {
+			first = min(firstRead, lastSeq)
 		}
 		l.dropWake, l.dropDone = make(chan struct{}, 1), make(chan struct{})
 		go l.dropper(first)
