@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -625,5 +629,59 @@ func TestProduceResponsesCarryNothingOfTheLastOne(t *testing.T) {
 	}
 	if p := second.Topics[0].Partitions[0]; p.Partition != 1 || p.ErrorCode != 0 || p.ErrorMessage != nil || p.BaseOffset != 2 {
 		t.Fatalf("second response's partition: %+v; want partition 1 at offset 2, no error", p)
+	}
+}
+
+// An acks=all request over partitions on two shards, one of whose disk
+// stalls, is answered at its timeout with each partition's own outcome:
+// the partition on the healthy shard acknowledged at its offset, the
+// other REQUEST_TIMED_OUT at -1.
+func TestAcksAllAnswersEachPartitionWithItsOwnShardsOutcome(t *testing.T) {
+	efs := vfs.NewErrorFS(vfs.OS)
+	ts := startServer(t, "", Config{}, millrace.Options{FS: efs, Shards: 2})
+	if _, err := ts.log.CreateTopic("mixed", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := fnv.New32a()
+	h.Write([]byte("mixed"))
+	stalled := (h.Sum32() + 1) % 2 // partition 1's shard (millrace.Log.shardFor)
+	stall := make(chan struct{})
+	marker := fmt.Sprintf("%cshards%c%d%c", filepath.Separator, filepath.Separator, stalled, filepath.Separator)
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync && strings.Contains(path, marker) {
+			<-stall
+		}
+		return nil
+	})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			efs.SetInjector(nil)
+			close(stall)
+		}
+	}
+	defer release()
+
+	c := dialRaw(t, ts)
+	rp := &rawProducer{t: t, topic: "mixed", pid: -1}
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = -1, 300
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "mixed"
+	rt.Partitions = []kmsg.ProduceRequestTopicPartition{
+		{Partition: 0, Records: rp.batch(0, 0, 3, 0)},
+		{Partition: 1, Records: rp.batch(0, 0, 2, 0)},
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := c.roundTrip(req, 1).(*kmsg.ProduceResponse)
+	release()
+	p0, p1 := resp.Topics[0].Partitions[0], resp.Topics[0].Partitions[1]
+	if p0.ErrorCode != 0 || p0.BaseOffset != 0 {
+		t.Fatalf("partition 0, on the healthy shard: %v at %d; want acknowledged at 0", kerr.ErrorForCode(p0.ErrorCode), p0.BaseOffset)
+	}
+	if p1.ErrorCode != kerr.RequestTimedOut.Code || p1.BaseOffset != -1 {
+		t.Fatalf("partition 1, on the stalled shard: %v at %d; want REQUEST_TIMED_OUT at -1", kerr.ErrorForCode(p1.ErrorCode), p1.BaseOffset)
 	}
 }
