@@ -60,7 +60,11 @@ func (l *Log) rollIfOld() {
 // one call to the next under the interval policy.
 func (l *Log) flush(unsynced []*chunk, syncNow, final bool) []*chunk {
 	l.mu.Lock()
-	batch := append([]*chunk(nil), l.mem[l.unflushed:]...)
+	batch := append(l.flushBuf[:0], l.mem[l.unflushed:]...)
+	defer func() {
+		clear(batch) // hold no chunk past its eviction
+		l.flushBuf = batch[:0]
+	}()
 	l.unflushed = len(l.mem)
 	l.cur = nil
 	err := l.failed
@@ -283,6 +287,7 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 			notify = append(notify, c.notify)
 		}
 		c.notify, c.notified = nil, true
+		l.recycleMarksLocked(c)
 	}
 	l.evictLocked()
 	l.mu.Unlock()
@@ -294,6 +299,25 @@ func (l *Log) complete(chunks []*chunk, err error, took time.Duration) {
 			fn(err)
 		}
 	}
+}
+
+// maxFreeMarks bounds the free list of marks slices.
+const maxFreeMarks = 64
+
+// recycleMarksLocked takes a completed chunk's marks, whose work is done
+// (OnDurable has had them), emptied of their owners, onto the free list
+// for a new chunk: a chunk's marks grow by append, and a fresh slice per
+// chunk was a tenth of the server's allocations at acks=1 (BENCHMARKS.md,
+// seventh pass). l.mu is held.
+func (l *Log) recycleMarksLocked(c *chunk) {
+	if c.marks == nil {
+		return
+	}
+	if len(l.freeMarks) < maxFreeMarks {
+		clear(c.marks)
+		l.freeMarks = append(l.freeMarks, c.marks[:0])
+	}
+	c.marks = nil
 }
 
 // evictLocked drops the oldest durable chunks past the tail cache bound and

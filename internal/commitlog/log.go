@@ -108,7 +108,8 @@ type Options struct {
 
 	// OnDurable is called by the flusher goroutine with the marks of
 	// entries that just became durable, in append order. It must not call
-	// back into the Log's Append.
+	// back into the Log's Append, and must not keep marks: the slice is
+	// reused once it returns.
 	OnDurable func(marks []Mark)
 	// OnFlush is called by the flusher goroutine after each group commit:
 	// what it made durable (or failed to) and how long the writes and the
@@ -319,6 +320,12 @@ type Log struct {
 	// liveQueued is the memory (pieces) of live index records held by
 	// queued index jobs (bounded by maxQueuedLiveBytes); guarded by mu.
 	liveQueued int
+	// flushBuf is the flusher's list of the chunks it takes in one pass,
+	// reused from pass to pass; owned by the flusher goroutine.
+	flushBuf []*chunk
+	// freeMarks holds emptied marks slices of completed chunks, for new
+	// chunks to append to (recycleMarksLocked); guarded by mu.
+	freeMarks [][]Mark
 	// livePieces holds empty pieces for live index records
 	// (liverecords.go), for the flusher to reuse; guarded by mu.
 	livePieces [][]byte
@@ -391,6 +398,9 @@ func (l *Log) newChunkLocked(need int) *chunk {
 	b := l.blk
 	b.refs++
 	c := &chunk{seq: l.activeSeq, pos: l.activeSize, done: make(chan struct{}), blk: b, buf: b.mem[b.used:b.used:len(b.mem)]}
+	if n := len(l.freeMarks); n > 0 {
+		c.marks, l.freeMarks = l.freeMarks[n-1], l.freeMarks[:n-1]
+	}
 	l.mem = append(l.mem, c)
 	l.cur = c
 	return c

@@ -746,3 +746,29 @@ func TestOnDoneIsCalledOnceAfterTheMarksWithTheOutcome(t *testing.T) {
 		t.Fatalf("OnDone functions called more than once: %d and %d extra calls", len(got), len(failed))
 	}
 }
+
+// A chunk's marks go back to a free list once OnDurable has had them, and
+// the flusher reuses its list of the chunks of a pass: at a steady pace of
+// one append per group commit, an append allocates its chunk and the
+// chunk's done channel, and nothing else (the test counts every
+// goroutine's allocations, the flusher's included).
+func TestCompletedChunksMarksAreReused(t *testing.T) {
+	l, _, _ := openLog(t, Options{Dir: t.TempDir(), OnDurable: func([]Mark) {}})
+	defer l.Close()
+	payload := []byte("steady")
+	appendOne := func() {
+		a, err := l.Append(1, payload, Mark{Value: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		appendOne() // the free list and the log's slices reach their steady size
+	}
+	if n := testing.AllocsPerRun(200, appendOne); n > 2 {
+		t.Fatalf("%.1f allocations per append at a steady pace; want at most 2 (the chunk and its done channel)", n)
+	}
+}
