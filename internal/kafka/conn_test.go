@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -271,28 +272,39 @@ func TestPipelinedRequestsAreAnsweredInOrder(t *testing.T) {
 	c.read(av, 4)
 }
 
+// stallSyncs makes every fsync of efs on a path that on accepts (nil: any)
+// block, as a disk that stops answering, until the returned release is
+// called; release may be called more than once and runs at the test's end
+// in any case, so that the server can close.
+func stallSyncs(t *testing.T, efs *vfs.ErrorFS, on func(path string) bool) (release func()) {
+	stall := make(chan struct{})
+	efs.SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync && (on == nil || on(path)) {
+			<-stall
+		}
+		return nil
+	})
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			efs.SetInjector(nil)
+			close(stall)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
 // Overload (the log's memory bound) is answered with a retriable error
 // and a throttle; the connection stays up.
 func TestOverloadedProduceIsThrottledNotDropped(t *testing.T) {
 	efs := vfs.NewErrorFS(vfs.OS)
-	stall, stalled := make(chan struct{}), false
 	var sheds atomic.Int64
 	ts := startServer(t, "", Config{OnShed: func() { sheds.Add(1) }}, millrace.Options{FS: efs, MaxPendingBytes: 256 << 10})
 	if _, err := ts.log.CreateTopic("shed", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	efs.SetInjector(func(op vfs.Op, path string) error {
-		if op == vfs.OpSync {
-			<-stall // the disk stops answering
-		}
-		return nil
-	})
-	defer func() {
-		efs.SetInjector(nil)
-		if !stalled {
-			close(stall)
-		}
-	}()
+	release := stallSyncs(t, efs, nil)
 	c := dialRaw(t, ts)
 	rp := &rawProducer{t: t, topic: "shed", pid: -1}
 	var code int16
@@ -315,8 +327,7 @@ func TestOverloadedProduceIsThrottledNotDropped(t *testing.T) {
 		t.Fatalf("OnShed was called %d times for the one shed batch", n)
 	}
 	c.apiVersions(1000)
-	close(stall)
-	stalled = true
+	release()
 }
 
 func TestShutdownEndsLongPollsAndReturns(t *testing.T) {
@@ -394,22 +405,7 @@ func TestAcksWaitForTheFsyncAsAsked(t *testing.T) {
 			if _, err := ts.log.CreateTopic("acks", 1, nil); err != nil {
 				t.Fatal(err)
 			}
-			stall := make(chan struct{})
-			efs.SetInjector(func(op vfs.Op, path string) error {
-				if op == vfs.OpSync {
-					<-stall
-				}
-				return nil
-			})
-			released := false
-			release := func() {
-				if !released {
-					released = true
-					efs.SetInjector(nil)
-					close(stall)
-				}
-			}
-			defer release()
+			release := stallSyncs(t, efs, nil)
 			c := dialRaw(t, ts)
 			rp := &rawProducer{t: t, topic: "acks", pid: -1}
 			req := kmsg.NewPtrProduceRequest()
@@ -470,18 +466,11 @@ func TestAcksAllIsAnsweredAtItsTimeoutOrWithTheStorageError(t *testing.T) {
 		return codes, offsets
 	}
 
-	stall := make(chan struct{})
-	efs.SetInjector(func(op vfs.Op, path string) error {
-		if op == vfs.OpSync {
-			<-stall
-		}
-		return nil
-	})
+	release := stallSyncs(t, efs, nil)
 	start := time.Now()
 	got, offsets := codes(produce(1, 200))
 	took := time.Since(start)
-	efs.SetInjector(nil)
-	close(stall)
+	release()
 	for i, code := range got {
 		if code != kerr.RequestTimedOut.Code || offsets[i] != -1 {
 			t.Fatalf("partition %d with the disk stalled: %v at offset %d, want REQUEST_TIMED_OUT at -1", i, kerr.ErrorForCode(code), offsets[i])
@@ -645,23 +634,8 @@ func TestAcksAllAnswersEachPartitionWithItsOwnShardsOutcome(t *testing.T) {
 	h := fnv.New32a()
 	h.Write([]byte("mixed"))
 	stalled := (h.Sum32() + 1) % 2 // partition 1's shard (millrace.Log.shardFor)
-	stall := make(chan struct{})
 	marker := fmt.Sprintf("%cshards%c%d%c", filepath.Separator, filepath.Separator, stalled, filepath.Separator)
-	efs.SetInjector(func(op vfs.Op, path string) error {
-		if op == vfs.OpSync && strings.Contains(path, marker) {
-			<-stall
-		}
-		return nil
-	})
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			efs.SetInjector(nil)
-			close(stall)
-		}
-	}
-	defer release()
+	release := stallSyncs(t, efs, func(path string) bool { return strings.Contains(path, marker) })
 
 	c := dialRaw(t, ts)
 	rp := &rawProducer{t: t, topic: "mixed", pid: -1}
