@@ -102,18 +102,19 @@ type produceAnswer struct {
 	in       []bool     // which waits are in
 	answered bool
 	timer    *time.Timer
-	cancel   context.CancelFunc // ends the duplicates' waits
 }
 
-// awaitDurable answers r with resp once every wait's batch is durable.
+// awaitDurable answers r with resp once every wait's batch is durable. A
+// duplicate's wait (a goroutine, the only use of Notify's context) ends
+// when its original is durable or lost, or with the connection; one that
+// outlives the answer finds it given and does nothing.
 func awaitDurable(r *request, resp *kmsg.ProduceResponse, waits []durableWait, timeout time.Duration) {
-	ctx, cancel := context.WithCancel(r.c.ctx)
-	a := &produceAnswer{r: r, resp: resp, waits: waits, left: len(waits), in: make([]bool, len(waits)), cancel: cancel}
+	a := &produceAnswer{r: r, resp: resp, waits: waits, left: len(waits), in: make([]bool, len(waits))}
 	a.mu.Lock()
 	a.timer = time.AfterFunc(timeout, a.expire)
 	a.mu.Unlock()
 	for i := range waits {
-		waits[i].d.Notify(ctx, func(err error) { a.finish(i, err) })
+		waits[i].d.Notify(r.c.ctx, func(err error) { a.finish(i, err) })
 	}
 }
 
@@ -165,7 +166,6 @@ func (a *produceAnswer) fail(i int, err error) {
 func (a *produceAnswer) answerLocked() {
 	a.answered = true
 	a.timer.Stop()
-	a.cancel()
 	a.r.respond(a.resp)
 }
 
