@@ -15,6 +15,14 @@ the index writer (buildIndex), the dropper (dropper), the collector (GC
 workers, the background sweeper in runtime.Gosched). A stretch in which
 nothing of the server ran is the machine's: the client, the kernel, the
 host. BENCHMARKS.md's seventh pass quotes it.
+
+    go tool trace -d=parsed trace.out | python3 bench/stalls.py --syscalls
+
+instead times the server's system calls, from each goroutine's entry into
+a call to its return, grouped by the first two millrace functions on the
+stack (vfs.osFile.Sync < commitlog.(*Log).flush is the flusher's fdatasync,
+vfs.osFile.DropCacheRange < commitlog.(*Log).dropper the page-cache drop),
+with count, p50, p99 and maximum.
 """
 import collections
 import re
@@ -26,7 +34,8 @@ SKIP = ("runtime.", "internal/", "sync.", "bufio.", "net.", "io.", "syscall.", "
 
 def read(lines):
     """Returns the state transitions: [time, goroutine, from, to, reason,
-    first frame outside the runtime, readLoop on the stack]."""
+    first frame outside the runtime, readLoop on the stack, the first two
+    millrace frames]."""
     events, last = [], None
     for line in lines:
         if line.startswith("M="):
@@ -34,7 +43,7 @@ def read(lines):
             m = EVENT.match(line)
             if m:
                 _, _, _, t, goid, fr, to, reason = m.groups()
-                last = [int(t), int(goid), fr, to, reason, "", False]
+                last = [int(t), int(goid), fr, to, reason, "", False, []]
                 events.append(last)
         elif last is not None and line.startswith("\t") and not line.startswith("\t\t"):
             fn = line.strip().split(" @ ")[0]
@@ -42,7 +51,24 @@ def read(lines):
                 last[5] = fn
             if "kafka.(*conn).readLoop" in fn:
                 last[6] = True
+            if fn.startswith("github.com/millrace/") and len(last[7]) < 2:
+                last[7].append(fn.split("/")[-1])
     return events
+
+
+def syscalls(lines):
+    events = read(lines)
+    entered, took = {}, collections.defaultdict(list)
+    for t, g, fr, to, _, _, _, frames in events:
+        if fr == "Running" and to == "Syscall":
+            entered[g] = (t, " < ".join(frames) or "(outside millrace)")
+        elif fr == "Syscall" and g in entered:
+            t0, site = entered.pop(g)
+            took[site].append(t - t0)
+    for site, v in sorted(took.items(), key=lambda kv: -sum(kv[1]))[:15]:
+        v.sort()
+        print(f"{site[:80]:80s} n={len(v):7d} p50={v[len(v) // 2] / 1e3:8.1f} µs "
+              f"p99={v[min(len(v) - 1, int(len(v) * .99))] / 1e3:8.1f} µs max={v[-1] / 1e3:8.1f} µs")
 
 
 def main(lines, min_ms):
@@ -52,7 +78,7 @@ def main(lines, min_ms):
         sys.exit("no Kafka connection reader in the trace")
     target = readers.most_common(1)[0][0]
     running, runs, gaps, left = {}, [], [], None
-    for t, g, fr, to, reason, site, _ in events:
+    for t, g, fr, to, reason, site, _, _ in events:
         if to == "Running":
             running[g] = t
             if g == target and left is not None:
@@ -79,4 +105,7 @@ def main(lines, min_ms):
 
 
 if __name__ == "__main__":
-    main(sys.stdin, float(sys.argv[1]) if len(sys.argv) > 1 else 1.0)
+    if sys.argv[1:2] == ["--syscalls"]:
+        syscalls(sys.stdin)
+    else:
+        main(sys.stdin, float(sys.argv[1]) if len(sys.argv) > 1 else 1.0)
